@@ -57,19 +57,32 @@ export class DefenderApiError extends Error {
   }
 }
 
+/** Why an export file could not be saved; the pipeline acts on the code, never on message text. */
+export type ExportFileErrorCode =
+  | "UrlRejected"
+  | "SourceExpired"
+  | "SourceMissing"
+  | "SourceEmpty"
+  | "SourceUnavailable"
+  | "CopyFailed"
+  | "VerifyFailed"
+  | "SnapshotReplaced"
+  | "RefreshBudgetSpent";
+
 /** One export file could not be copied or verified. `retriable` says whether another attempt may help. */
 export class ExportFileError extends Error {
   override name = "ExportFileError";
+  readonly status: number | undefined;
   constructor(
     message: string,
     readonly file: string,
+    readonly code: ExportFileErrorCode,
     readonly retriable: boolean,
     options?: { cause?: unknown; status?: number },
   ) {
     super(redact(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = options?.status;
   }
-  readonly status: number | undefined;
 }
 
 /** A record (one line of an export file or one item of a page) could not be read. */
@@ -92,5 +105,13 @@ export function ensureError(value: unknown): Error {
     return new Error(redact(JSON.stringify(value)));
   } catch {
     return new Error(String(value));
+  }
+}
+
+/** No token for the Defender API could be had from the configured identity. Never carries a secret. */
+export class DefenderAuthError extends Error {
+  override name = "DefenderAuthError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(redact(message), options?.cause === undefined ? undefined : { cause: options.cause });
   }
 }

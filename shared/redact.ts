@@ -4,7 +4,7 @@
  * looks like a bearer token, a `sig=` value or a client secret parameter is masked.
  */
 const URL_WITH_QUERY = /(\bhttps?:\/\/[^\s"'<>?#]+)\?[^\s"'<>#]*/gi;
-const SECRET_PARAM = /\b(sig|signature|client_secret|client_assertion|access_token|refresh_token|code|password|AccountKey|SharedAccessSignature)=([^&\s"';]+)/gi;
+const SECRET_PARAM = /\b(sig|signature|client_secret|client_assertion|access_token|refresh_token|password|AccountKey|SharedAccessSignature)=([^&\s"';]+)/gi;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 
