@@ -1,0 +1,169 @@
+import type { Readable } from "node:stream";
+import { ExportFileError, ensureError } from "../errors.js";
+import { line, type Logger } from "../log.js";
+import { aggregateDevices, type SummaryRow } from "./aggregate.js";
+import { DeviceSet, ValueTable } from "./devices.js";
+import { type FileReadResult, type MalformedLine, readRecordFile } from "./reader.js";
+
+/** One gzip NDJSON file of a snapshot: a name for reports, and a way to stream its bytes. */
+export interface SnapshotFile {
+  name: string;
+  open(): Promise<Readable>;
+}
+
+export interface SummariseOptions {
+  files: AsyncIterable<SnapshotFile> | Iterable<SnapshotFile>;
+  /** The snapshot's generatedTime (ISO 8601); ages and buckets are measured from it. */
+  generatedTime: string;
+  runId: string;
+  /** Files read at the same time (settings: summary.parallelism). */
+  parallelism: number;
+  /** Malformed lines kept for quarantine, over all files (settings: summary.quarantineSampleLines). */
+  quarantineSampleLines: number;
+  logger: Logger;
+  /** Lines longer than this are malformed. Default 1 MiB. */
+  maxLineBytes?: number;
+  /**
+   * Mark the rows Partial even if every file given is read: the caller knows the snapshot has files
+   * that are not among them (never copied). Files that fail here mark the rows Partial anyway.
+   */
+  partial?: boolean;
+}
+
+export interface FailedFile {
+  name: string;
+  reason: string;
+}
+
+export interface SummaryStats {
+  /** Files read to their end. Failed files are not counted here, nor are any of their records. */
+  filesRead: number;
+  /** Non-blank lines of the files read: devices + duplicates + malformedLines. */
+  recordsRead: number;
+  /** Distinct devices (each counted once, its latest record kept). */
+  devices: number;
+  /** Records of a device already seen, in the same file or another one. */
+  duplicates: number;
+  malformedLines: number;
+  failedFiles: FailedFile[];
+  malformedSample: MalformedLine[];
+  /** Per file read (for the manifest), in the order files finished. */
+  perFile: FileStats[];
+}
+
+export interface FileStats {
+  name: string;
+  recordsRead: number;
+  malformedLines: number;
+  /** Distinct devices in this file alone. */
+  devices: number;
+  /** Bytes after decompression. */
+  bytes: number;
+}
+
+export interface SnapshotSummary {
+  rows: SummaryRow[];
+  stats: SummaryStats;
+}
+
+/**
+ * Reads every file of a snapshot (gunzip → lines → records), `parallelism` files at a time, keeps
+ * each device once (its latest record), and aggregates the day's DeviceHealthDaily rows.
+ *
+ * A file that cannot be opened or read to its end (network, corrupt gzip, …) is listed in
+ * `failedFiles` with its reason and contributes nothing; the rows are then marked Partial. Malformed
+ * lines are counted and sampled, never thrown. Anything else (a bug) rejects.
+ */
+export async function summariseSnapshot(options: SummariseOptions): Promise<SnapshotSummary> {
+  const { logger, runId } = options;
+  const started = Date.now();
+  const values = new ValueTable();
+  const devices = new DeviceSet(values);
+  const stats: SummaryStats = { filesRead: 0, recordsRead: 0, devices: 0, duplicates: 0, malformedLines: 0, failedFiles: [], malformedSample: [], perFile: [] };
+
+  const fail = (file: SnapshotFile, reason: string): void => {
+    stats.failedFiles.push({ name: file.name, reason });
+    logger.warn(line("summariseSnapshot", "failed", file.name, { runId, reason }));
+  };
+
+  const readOne = async (file: SnapshotFile): Promise<void> => {
+    const fileStarted = Date.now();
+    let source: Readable;
+    try {
+      source = await file.open();
+    } catch (error) {
+      fail(file, `Export file "${file.name}" could not be opened: ${ensureError(error).message}`);
+      return;
+    }
+    // Each file fills its own set, merged only once the file is read to its end: a failed file
+    // leaves no trace in the counts.
+    const own = new DeviceSet(values);
+    let result: FileReadResult;
+    try {
+      result = await readRecordFile(source, file.name, (record) => own.add(record), {
+        maxLineBytes: options.maxLineBytes,
+        sampleLines: options.quarantineSampleLines,
+      });
+    } catch (error) {
+      if (!(error instanceof ExportFileError)) throw error;
+      fail(file, error.message);
+      return;
+    }
+    devices.merge(own);
+    stats.filesRead++;
+    stats.recordsRead += result.recordsRead;
+    stats.malformedLines += result.malformedLines;
+    const room = options.quarantineSampleLines - stats.malformedSample.length;
+    if (room > 0) stats.malformedSample.push(...result.malformedSample.slice(0, room));
+    stats.perFile.push({ name: file.name, recordsRead: result.recordsRead, malformedLines: result.malformedLines, devices: own.size, bytes: result.bytes });
+    logger.info(line("summariseSnapshot", "read", file.name, {
+      runId,
+      records: result.recordsRead,
+      malformed: result.malformedLines,
+      devices: own.size,
+      bytes: result.bytes,
+      elapsedMs: Date.now() - fileStarted,
+    }));
+  };
+
+  const queue = iterate(options.files);
+  let broken = false;
+  const worker = async (): Promise<void> => {
+    while (!broken) {
+      const next = await queue.next();
+      if (next.done) return;
+      try {
+        await readOne(next.value);
+      } catch (error) {
+        broken = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.parallelism) }, worker));
+
+  stats.devices = devices.size;
+  stats.duplicates = devices.duplicates;
+  if (stats.recordsRead !== stats.devices + stats.duplicates + stats.malformedLines) {
+    throw new Error(
+      `Summary counts do not add up for run ${runId}: recordsRead ${stats.recordsRead} ≠ devices ${stats.devices} + duplicates ${stats.duplicates} + malformed ${stats.malformedLines}. This is a bug; nothing was written.`,
+    );
+  }
+  const partial = options.partial === true || stats.failedFiles.length > 0;
+  const rows = aggregateDevices(devices, { generatedTime: options.generatedTime, runId, partial });
+  logger.info(line("summariseSnapshot", "summarised", runId, {
+    files: stats.filesRead,
+    failedFiles: stats.failedFiles.length,
+    records: stats.recordsRead,
+    devices: stats.devices,
+    duplicates: stats.duplicates,
+    malformed: stats.malformedLines,
+    rows: rows.length,
+    elapsedMs: Date.now() - started,
+  }));
+  return { rows, stats };
+}
+
+function iterate(files: AsyncIterable<SnapshotFile> | Iterable<SnapshotFile>): AsyncIterator<SnapshotFile> | Iterator<SnapshotFile> {
+  return Symbol.asyncIterator in files ? files[Symbol.asyncIterator]() : files[Symbol.iterator]();
+}
