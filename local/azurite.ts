@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
+import { createServer, connect } from "node:net";
+import { fileURLToPath } from "node:url";
 
 // NOTE: `import "azurite"` loads `vscode`; the server classes are required one by one instead.
 const require = createRequire(import.meta.url);
@@ -61,6 +64,17 @@ function account(name: string, key: string, host: string, ports: [number, number
   };
 }
 
+function endpoints(host: string, ports: [number, number, number], exportKey: string): AzuriteEndpoints {
+  return {
+    host,
+    blobPort: ports[0],
+    queuePort: ports[1],
+    tablePort: ports[2],
+    customer: account(CUSTOMER_ACCOUNT, CUSTOMER_KEY, host, ports),
+    exporter: account(EXPORT_ACCOUNT, exportKey, host, ports),
+  };
+}
+
 function portOf(server: Server): number {
   const address = server.getHttpServerAddress();
   const port = Number(new URL(address).port);
@@ -77,9 +91,9 @@ function portOf(server: Server): number {
 export async function startAzurite(options: { host?: string; exportKey?: string } = {}): Promise<RunningAzurite> {
   const host = options.host ?? "127.0.0.1";
   const exportKey = options.exportKey ?? randomBytes(64).toString("base64");
-  // AZURITE_ACCOUNTS replaces the default list, so the development account is listed again.
-  process.env.AZURITE_ACCOUNTS = `${CUSTOMER_ACCOUNT}:${CUSTOMER_KEY};${EXPORT_ACCOUNT}:${exportKey}`;
+  process.env.AZURITE_ACCOUNTS = accountsSetting(exportKey);
 
+  // replaces the default list, so the development account is listed again.
   const common = { keepAlive: 5, accessLog: false, debugLog: false, loose: true, skipApiVersionCheck: true };
   const blob: Server = new BlobServer(
     new BlobConfiguration(host, 0, common.keepAlive, "", "", [], common.accessLog, undefined, common.debugLog,
@@ -98,17 +112,69 @@ export async function startAzurite(options: { host?: string; exportKey?: string 
   const ports: [number, number, number] = [portOf(blob), portOf(queue), portOf(table)];
 
   return {
-    host,
-    blobPort: ports[0],
-    queuePort: ports[1],
-    tablePort: ports[2],
-    customer: account(CUSTOMER_ACCOUNT, CUSTOMER_KEY, host, ports),
-    exporter: account(EXPORT_ACCOUNT, exportKey, host, ports),
+    ...endpoints(host, ports, exportKey),
     async close() {
       await Promise.all(servers.map(async (s) => {
         await s.close();
         await s.clean();
       }));
+    },
+  };
+}
+
+function accountsSetting(exportKey: string): string {
+  // AZURITE_ACCOUNTS replaces the default list, so the development account is listed again.
+  return `${CUSTOMER_ACCOUNT}:${CUSTOMER_KEY};${EXPORT_ACCOUNT}:${exportKey}`;
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForPort(host: string, port: number, deadline: number): Promise<void> {
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, host, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`Azurite did not open ${host}:${port} in time`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Azurite in a child process instead (same accounts and endpoints): for measurements of what this
+ * process reads, which in-process Azurite would blur. Stopped by its PID.
+ */
+export async function spawnAzurite(options: { host?: string; exportKey?: string } = {}): Promise<RunningAzurite & { pid: number }> {
+  const host = options.host ?? "127.0.0.1";
+  const exportKey = options.exportKey ?? randomBytes(64).toString("base64");
+  const ports: [number, number, number] = [await freePort(host), await freePort(host), await freePort(host)];
+  const bin = fileURLToPath(new URL("../node_modules/azurite/dist/src/azurite.js", import.meta.url));
+  const child = spawn(process.execPath, [bin, "--inMemoryPersistence", "--silent", "--loose", "--skipApiVersionCheck",
+    "--blobHost", host, "--queueHost", host, "--tableHost", host,
+    "--blobPort", String(ports[0]), "--queuePort", String(ports[1]), "--tablePort", String(ports[2])], {
+    env: { ...process.env, AZURITE_ACCOUNTS: accountsSetting(exportKey) },
+    stdio: "ignore",
+  });
+  if (child.pid === undefined) throw new Error("could not start Azurite");
+  const deadline = Date.now() + 30_000;
+  for (const port of ports) await waitForPort(host, port, deadline);
+  return {
+    ...endpoints(host, ports, exportKey),
+    pid: child.pid,
+    async close() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
     },
   };
 }

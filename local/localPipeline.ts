@@ -1,0 +1,154 @@
+import { randomBytes, randomUUID } from "node:crypto";
+// NOTE: a default import: plain Node ESM cannot value-import the package's classes by name.
+import functions, { type HttpResponseInit, type InvocationContext as Context } from "@azure/functions";
+import { buildSummary } from "../functions/buildSummary.js";
+import { copyExportFile } from "../functions/copyExportFile.js";
+import { runStatus } from "../functions/runStatus.js";
+import { startRun } from "../functions/startRun.js";
+import { createServices, pipelineDeps, useServices, type AppServices, type ServiceOptions } from "../shared/app.js";
+import { loadConfig, QUEUES, type Config } from "../shared/config.js";
+import type { DefenderCredentialOptions } from "../shared/defender/credential.js";
+import { readQueueHostSettings, type QueueHostSettings } from "../shared/hostSettings.js";
+import type { Logger } from "../shared/log.js";
+import type { PipelineDeps } from "../shared/pipeline/deps.js";
+import type { RunView } from "../shared/pipeline/runStatus.js";
+import type { StartResult } from "../shared/pipeline/startExport.js";
+import type { AzuriteEndpoints } from "./azurite.js";
+import { drain, QueuePump } from "./pump.js";
+import { startTenant, type SimulatedTenant, type TenantOptions } from "./simulator/tenant.js";
+import { makeCertificate } from "./tls.js";
+
+export interface LocalTenant {
+  tenant: SimulatedTenant;
+  /** What the Defender credential needs to trust the tenant's self-signed authority. */
+  credential: DefenderCredentialOptions;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the simulated tenant as the app meets it: the API on loopback http, the token endpoint
+ * on https (as @azure/identity requires) with a certificate made now, trusted by the credential only.
+ */
+export async function startLocalTenant(options: Omit<TenantOptions, "tls">): Promise<LocalTenant> {
+  const pem = makeCertificate("127.0.0.1", "IP:127.0.0.1,DNS:localhost");
+  const tenant = await startTenant({ ...options, tls: { cert: pem.cert, key: pem.key } });
+  return {
+    tenant,
+    credential: { tlsOptions: { ca: pem.cert } },
+    async close() {
+      await tenant.close();
+      pem.remove();
+    },
+  };
+}
+
+/** The settings that point the app at in-process Azurite and the simulated tenant. */
+export function simulatorSettings(azurite: AzuriteEndpoints, tenant: SimulatedTenant): Record<string, string> {
+  return {
+    DATA_STORAGE: azurite.customer.connectionString,
+    AzureWebJobsStorage: azurite.customer.connectionString,
+    DEFENDER_ALLOW_LOOPBACK: "true",
+    DEFENDER_API_BASE_URL: tenant.url,
+    DEFENDER_AUTHORITY_HOST: tenant.authorityHost,
+    DEFENDER_AUTH: "secret",
+    DEFENDER_TENANT_ID: tenant.tenantId,
+    DEFENDER_CLIENT_ID: tenant.clientId,
+    DEFENDER_CLIENT_SECRET: tenant.clientSecret,
+  };
+}
+
+export interface LocalPipelineOptions {
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  /** Separate queue names (tests share one Azurite). Default: the bindings' names. */
+  isolate?: boolean;
+  /** host.json's queue settings, with overrides (tests retry at once instead of after 30 s). */
+  queueSettings?: Partial<QueueHostSettings>;
+  checkpoint?: PipelineDeps["checkpoint"];
+  /** Queue-name isolation aside, what createServices takes (a recording sleep, the simulator's CA). */
+  services?: Omit<ServiceOptions, "queueNames">;
+}
+
+/**
+ * The Functions runtime's part, played locally: the function handlers of functions/, called with an
+ * InvocationContext by queue pumps that apply host.json's semantics, and by HTTP calls made here.
+ * Used by `npm start`, the tests, the benchmark and the chaos run.
+ */
+export class LocalPipeline {
+  readonly deps: PipelineDeps;
+  readonly files: QueuePump;
+  readonly summaries: QueuePump;
+  readonly queueSettings: QueueHostSettings;
+
+  private constructor(readonly services: AppServices, private readonly logger: Logger, queueSettings: Partial<QueueHostSettings> = {}) {
+    this.queueSettings = { ...readQueueHostSettings(), ...queueSettings };
+    this.deps = pipelineDeps(services, logger);
+    const pump = (queueName: string, name: string, handler: (message: unknown, context: Context) => Promise<void>) =>
+      new QueuePump({
+        service: services.storage.queueService,
+        queueName,
+        settings: this.queueSettings,
+        logger,
+        handler: (message, delivery) => handler(message, this.context(name, { dequeueCount: delivery.dequeueCount, id: delivery.id })),
+      });
+    this.files = pump(services.storage.filesQueue.name, "copyExportFile", copyExportFile);
+    this.summaries = pump(services.storage.summariesQueue.name, "buildSummary", buildSummary);
+  }
+
+  static async create(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const suffix = randomBytes(4).toString("hex");
+    const queueNames = options.isolate ? { files: `${QUEUES.files}-${suffix}`, summaries: `${QUEUES.summaries}-${suffix}` } : QUEUES;
+    const services = await createServices(loadConfig(options.env), { ...options.services, queueNames });
+    services.checkpoint = options.checkpoint;
+    // The function handlers take their services from the process, as in Azure: this host installs them.
+    useServices(services);
+    return new LocalPipeline(services, options.logger, options.queueSettings);
+  }
+
+  get config(): Config {
+    return this.services.config;
+  }
+
+  private context(functionName: string, triggerMetadata: Record<string, unknown> = {}): Context {
+    const { logger } = this;
+    return new functions.InvocationContext({
+      invocationId: randomUUID(),
+      functionName,
+      triggerMetadata,
+      logHandler: (level, ...args) => {
+        const text = args.map(String).join(" ");
+        if (level === "error" || level === "critical") logger.error(text);
+        else if (level === "warning") logger.warn(text);
+        else if (level !== "trace" && level !== "debug") logger.info(text);
+      },
+    });
+  }
+
+  private async http(handler: (request: InstanceType<typeof functions.HttpRequest>, context: Context) => Promise<HttpResponseInit>, name: string, init: { method: string; url: string; params?: Record<string, string> }): Promise<HttpResponseInit> {
+    return handler(new functions.HttpRequest(init), this.context(name));
+  }
+
+  /** What POST /api/runs does (the timer calls the same code): starts or resumes a run. */
+  async start(): Promise<StartResult> {
+    const response = await this.http(startRun, "startRun", { method: "POST", url: "http://localhost/api/runs" });
+    return response.jsonBody as StartResult;
+  }
+
+  /** What GET /api/runs/{runId} answers. */
+  async status(runId: string): Promise<RunView | undefined> {
+    const response = await this.http(runStatus, "runStatus", { method: "GET", url: `http://localhost/api/runs/${runId}`, params: { runId } });
+    return response.status === 200 ? (response.jsonBody as RunView) : undefined;
+  }
+
+  /** Pumps both queues until they are empty and nothing is in flight. */
+  async drain(deadlineMs = 120_000): Promise<void> {
+    await drain([this.files, this.summaries], { deadlineMs });
+  }
+
+  /** One whole pass: start, then pump until the queues are empty. */
+  async runOnce(): Promise<{ start: StartResult; run: RunView | undefined }> {
+    const start = await this.start();
+    await this.drain();
+    return { start, run: await this.status(start.runId) };
+  }
+}

@@ -1,0 +1,81 @@
+import type { FileRow, RunRow } from "../runs/runStore.js";
+import type { PipelineDeps } from "./deps.js";
+import { reconcileRun } from "./fanIn.js";
+
+export interface RunView {
+  runId: string;
+  method: string;
+  state: string;
+  generatedTime: string;
+  snapshotDate: string;
+  prefix: string;
+  files: { total: number; copied: number; failed: number; pending: number };
+  bytes: number;
+  records: number;
+  devices: number;
+  duplicates: number;
+  malformedLines: number;
+  errors: { file: string; error: string }[];
+  createdAt: string;
+  finishedAt: string | null;
+  summaries: number;
+  notes: string | null;
+}
+
+function view(run: RunRow, files?: FileRow[]): RunView {
+  const count = (state: string) => files?.filter((f) => f.State === state).length;
+  return {
+    runId: run.RunId,
+    method: run.Method,
+    state: run.State,
+    generatedTime: run.GeneratedTime,
+    snapshotDate: run.SnapshotDate,
+    prefix: run.Prefix,
+    files: {
+      total: run.FilesTotal,
+      copied: count("copied") ?? run.FilesCopied,
+      failed: count("failed") ?? run.FilesFailed,
+      pending: count("pending") ?? Math.max(0, run.FilesTotal - run.FilesCopied - run.FilesFailed),
+    },
+    bytes: run.Bytes,
+    records: run.Records,
+    devices: run.Devices,
+    duplicates: run.Duplicates,
+    malformedLines: run.MalformedLines,
+    errors: parseErrors(run.Errors),
+    createdAt: run.CreatedAt,
+    finishedAt: run.FinishedAt || null,
+    summaries: run.Summaries,
+    notes: run.Notes ?? null,
+  };
+}
+
+function parseErrors(text: string): { file: string; error: string }[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? (value as { file: string; error: string }[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The latest runs, newest first. */
+export async function listRunViews(deps: PipelineDeps, limit = 50): Promise<RunView[]> {
+  return (await deps.runs.listRuns()).slice(0, limit).map((run) => view(run));
+}
+
+/**
+ * One run with its files. Looking at a run also picks it up if it is stuck between states, so a
+ * status check is enough to move a run whose summary message was lost.
+ */
+export async function getRunView(deps: PipelineDeps, runId: string): Promise<(RunView & { fileList: Pick<FileRow, "FileKey" | "State" | "Bytes" | "Attempts" | "LastError" | "Destination">[] }) | undefined> {
+  const stored = await deps.runs.getRun(runId);
+  if (!stored) return undefined;
+  await reconcileRun(deps, stored, "runStatus");
+  const run = (await deps.runs.getRun(runId)) ?? stored;
+  const files = await deps.runs.listFiles(runId);
+  return {
+    ...view(run.row, files),
+    fileList: files.map(({ FileKey, State, Bytes, Attempts, LastError, Destination }) => ({ FileKey, State, Bytes, Attempts, LastError, Destination })),
+  };
+}

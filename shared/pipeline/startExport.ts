@@ -1,0 +1,141 @@
+import { line } from "../log.js";
+import { runIdOf, snapshotDateOf, snapshotPrefix } from "../runs/layout.js";
+import { ConcurrencyConflict, type RunRow, type RunState, type Stored } from "../runs/runStore.js";
+import type { PipelineDeps } from "./deps.js";
+import { advanceRun, reconcileRun } from "./fanIn.js";
+import { queueFiles } from "./queueFiles.js";
+
+export interface StartResult {
+  runId: string;
+  /**
+   * `started`: a new snapshot; `resumed`: a run left half-way, only missing files queued again;
+   * `finished`: this snapshot was summarised already, nothing done; `summarising`: all files are in.
+   */
+  action: "started" | "resumed" | "finished" | "summarising";
+  state: RunState;
+  files: number;
+  queued: number;
+  rejected: number;
+}
+
+/**
+ * The orchestrator's first step: asks the Defender API for the current snapshot's files (one call),
+ * records the run keyed by the snapshot's generatedTime, and queues one copy per file not yet copied.
+ */
+export async function startExport(deps: PipelineDeps, trigger: string): Promise<StartResult> {
+  const started = Date.now();
+  const answer = await deps.defender.infoGatheringExport({ sasValidHours: deps.config.export.sasValidHours });
+  const runId = runIdOf(answer.generatedTime);
+  const log = (verb: string, fields: Record<string, string | number>) =>
+    deps.logger.info(line("startExport", verb, runId, { trigger, ...fields, elapsedMs: Date.now() - started }));
+
+  let run = await deps.runs.getRun(runId);
+  await closeAbandonedRuns(deps, runId);
+  if (run?.row.State === "succeeded") {
+    log("skipped", { reason: "snapshot already summarised", state: run.row.State });
+    return { runId, action: "finished", state: run.row.State, files: run.row.FilesTotal, queued: 0, rejected: 0 };
+  }
+  if (run?.row.State === "summarising") {
+    await reconcileRun(deps, run, "startExport");
+    log("skipped", { reason: "summary in progress", state: run.row.State });
+    return { runId, action: "summarising", state: run.row.State, files: run.row.FilesTotal, queued: 0, rejected: 0 };
+  }
+
+  let action: StartResult["action"] = "resumed";
+  if (!run) {
+    const created = await deps.runs.createRun(newRun(deps, runId, answer.generatedTime, answer.exportFiles.length));
+    run = created.stored;
+    if (created.created) action = "started";
+  } else if (run.row.State !== "copying") {
+    run = await reopen(deps, run, answer.exportFiles.length);
+  }
+  await deps.checkpoint("run-recorded");
+
+  if (answer.exportFiles.length === 0) {
+    await deps.runs.updateRun(runId, run.etag, {
+      State: "failed",
+      Errors: JSON.stringify([{ file: "(export)", error: "the export listed no files" }]),
+      FinishedAt: deps.now().toISOString(),
+      UpdatedAt: deps.now().toISOString(),
+    });
+    deps.logger.error(line("startExport", "failed", runId, { reason: "the export listed no files" }));
+    return { runId, action, state: "failed", files: 0, queued: 0, rejected: 0 };
+  }
+
+  const outcome = await queueFiles(deps, run, answer.exportFiles);
+  const latest = (await deps.runs.getRun(runId)) ?? run;
+  // Nothing queued (all copied or rejected): the fan-in will not be triggered by a copy, so check it here.
+  if (outcome.queued === 0) await reconcileRun(deps, latest, "startExport");
+  log(action, { files: answer.exportFiles.length, queued: outcome.queued, rejected: outcome.rejected });
+  const final = (await deps.runs.getRun(runId)) ?? latest;
+  return { runId, action, state: final.row.State, files: answer.exportFiles.length, ...outcome };
+}
+
+function newRun(deps: PipelineDeps, runId: string, generatedTime: string, files: number): RunRow {
+  const now = deps.now().toISOString();
+  return {
+    RunId: runId,
+    Kind: "run",
+    Method: "files",
+    GeneratedTime: new Date(generatedTime).toISOString(),
+    SnapshotDate: snapshotDateOf(generatedTime),
+    Prefix: snapshotPrefix(generatedTime),
+    State: "copying",
+    FilesTotal: files,
+    FilesCopied: 0,
+    FilesFailed: 0,
+    Bytes: 0,
+    Records: 0,
+    Devices: 0,
+    Duplicates: 0,
+    MalformedLines: 0,
+    Errors: "[]",
+    CreatedAt: now,
+    UpdatedAt: now,
+    Summaries: 0,
+    UrlGeneration: 0,
+    RefreshesUsed: 0,
+  };
+}
+
+/** A run that ended partial or failed is copied again: only its missing files, with fresh URLs. */
+async function reopen(deps: PipelineDeps, run: Stored<RunRow>, files: number): Promise<Stored<RunRow>> {
+  try {
+    return await deps.runs.updateRun(run.row.RunId, run.etag, {
+      State: "copying",
+      FilesTotal: Math.max(files, run.row.FilesTotal),
+      RefreshesUsed: 0,
+      Errors: "[]",
+      FinishedAt: "",
+      Notes: `resumed after ${run.row.State}`,
+      UpdatedAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    if (!(error instanceof ConcurrencyConflict)) throw error;
+    const fresh = await deps.runs.getRun(run.row.RunId);
+    if (!fresh) throw error;
+    return fresh;
+  }
+}
+
+/**
+ * An older snapshot's run still copying when its URLs have long expired will never get them back
+ * (the export now serves a newer snapshot): its missing files are failed with the reason, and the
+ * run is summarised from what it has, so every file ends copied or accounted for.
+ */
+async function closeAbandonedRuns(deps: PipelineDeps, currentRunId: string): Promise<void> {
+  const expiredBefore = deps.now().getTime() - deps.config.export.sasValidHours * 3600_000;
+  for (const run of await deps.runs.listRuns()) {
+    if (run.RunId === currentRunId || run.State !== "copying" || Date.parse(run.UpdatedAt) > expiredBefore) continue;
+    for (const file of await deps.runs.listFiles(run.RunId)) {
+      if (file.State !== "pending") continue;
+      await deps.runs.updateFile(run.RunId, file.FileKey, {
+        State: "failed",
+        LastError: `Abandoned: not copied before its URLs expired, and the export now serves snapshot ${currentRunId}`,
+        UpdatedAt: deps.now().toISOString(),
+      });
+    }
+    deps.logger.warn(line("startExport", "abandoned", run.RunId, { replacedBy: currentRunId }));
+    await advanceRun(deps, run.RunId, "startExport");
+  }
+}
