@@ -65,6 +65,7 @@ export interface LocalPipelineOptions {
   /** host.json's queue settings, with overrides (tests retry at once instead of after 30 s). */
   queueSettings?: Partial<QueueHostSettings>;
   checkpoint?: PipelineDeps["checkpoint"];
+  now?: PipelineDeps["now"];
   /** Queue-name isolation aside, what createServices takes (a recording sleep, the simulator's CA). */
   services?: Omit<ServiceOptions, "queueNames">;
 }
@@ -100,6 +101,7 @@ export class LocalPipeline {
     const queueNames = options.isolate ? { files: `${QUEUES.files}-${suffix}`, summaries: `${QUEUES.summaries}-${suffix}` } : QUEUES;
     const services = await createServices(loadConfig(options.env), { ...options.services, queueNames });
     services.checkpoint = options.checkpoint;
+    services.now = options.now;
     // The function handlers take their services from the process, as in Azure: this host installs them.
     useServices(services);
     return new LocalPipeline(services, options.logger, options.queueSettings);

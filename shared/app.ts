@@ -14,6 +14,8 @@ export interface AppServices {
   defender: DefenderClient;
   /** Crash injection between storage writes, for tests and the chaos run; absent in production. */
   checkpoint?: PipelineDeps["checkpoint"];
+  /** The clock, for tests; the wall clock in production. */
+  now?: PipelineDeps["now"];
 }
 
 export interface ServiceOptions {
@@ -58,5 +60,5 @@ export function useServices(app: AppServices): void {
 
 /** One invocation's dependencies: the process's services with the invocation's logger. */
 export function pipelineDeps(app: AppServices, logger: Logger): PipelineDeps {
-  return { ...app, logger, now: () => new Date(), checkpoint: app.checkpoint ?? (() => {}) };
+  return { ...app, logger, now: app.now ?? (() => new Date()), checkpoint: app.checkpoint ?? (() => {}) };
 }

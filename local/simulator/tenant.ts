@@ -82,6 +82,8 @@ export interface SimulatedTenant {
   scope: string;
   /** Fault switches; change them at any time. */
   faults: TenantFaults;
+  /** The application roles granted to the app; remove one and its endpoint answers 403. */
+  roles: string[];
   counters: TenantCounters;
   /** Uploads the dataset's files into a fresh `temp-<guid>` container and makes it current. */
   setDataset(dataset: SimulatedDataset): Promise<void>;
@@ -104,6 +106,8 @@ export const MAX_PAGE_SIZE = 10_000;
 export const MAX_SAS_VALID_HOURS = 6;
 export const DEFAULT_SAS_VALID_HOURS = 3;
 const EXPORT_PATH = "/api/machines/infogatheringexport";
+/** The application role each endpoint requires. */
+const ROLES = { export: "Vulnerability.Read.All", deviceavinfo: "Machine.Read.All" } as const;
 const DEVICE_AV_INFO_PATH = "/api/deviceavinfo";
 const TOKEN_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token$/;
 const OPENID_PATH = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/;
@@ -328,6 +332,10 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
     }
     if (endpoint === undefined) return { status: 404, body: apiError("ResourceNotFound", `No such resource: ${path}`) };
     if (method !== "GET") return methodNotAllowed("GET");
+    const role = ROLES[endpoint];
+    if (!tenant.roles.includes(role)) {
+      return { status: 403, body: apiError("Forbidden", `Missing application roles. API required roles: ${role}.`) };
+    }
     const fault = await injectedFault(endpoint);
     if (fault !== undefined) return fault;
     const limited = rateLimited(limiters[endpoint]);
@@ -402,6 +410,7 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
     clientSecret,
     scope: DEFENDER_SCOPE,
     faults,
+    roles: Object.values(ROLES),
     counters,
     setDataset,
     get dataset() {

@@ -38,6 +38,8 @@ export interface DeviceAvInfoPage {
 }
 
 export const MAX_PAGE_SIZE = 10_000;
+/** deviceavinfo allows 30 calls a minute: one page every 2 s at most. */
+export const DEVICE_AV_INFO_INTERVAL_MS = 2_000;
 const DEFENDER_APP = "WindowsDefenderATP (appId fc780465-2017-40d4-a0c5-307022471b92)";
 const PERMISSION = { export: "Vulnerability.Read.All", deviceAvInfo: "Machine.Read.All" } as const;
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -85,8 +87,13 @@ export class DefenderClient {
    * Needs Machine.Read.All.
    */
   async *deviceAvInfoPages(
-    opts: { pageSize?: number; filter?: string; resume?: { nextLink: string; page: number } } = {},
+    opts: { pageSize?: number; filter?: string; resume?: { nextLink: string; page: number }; minIntervalMs?: number } = {},
   ): AsyncIterable<DeviceAvInfoPage> {
+    // NOTE: paced to the method's documented 30 calls a minute, so a large tenant is not throttled.
+    const minIntervalMs = opts.minIntervalMs ?? DEVICE_AV_INFO_INTERVAL_MS;
+    const now = this.options.now ?? Date.now;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    let lastCall: number | undefined;
     const pageSize = opts.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new RangeError(`deviceAvInfoPages: pageSize is ${pageSize}; expected a whole number from 1 to ${MAX_PAGE_SIZE}.`);
@@ -99,6 +106,11 @@ export class DefenderClient {
       : new URL(`${this.base}/api/deviceavinfo?$top=${pageSize}${filter}`);
     const seen = new Set<string>([url.href]);
     for (let page = opts.resume?.page ?? 1; ; page++) {
+      if (lastCall !== undefined) {
+        const wait = lastCall + minIntervalMs - now();
+        if (wait > 0) await sleep(wait);
+      }
+      lastCall = now();
       const result = await this.get(
         "deviceavinfo",
         url,

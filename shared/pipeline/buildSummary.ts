@@ -23,6 +23,8 @@ export type Summariser = (deps: PipelineDeps, run: RunRow, files: FileRow[]) => 
 export interface Manifest {
   runId: string;
   method: string;
+  /** The JSON method's $filter, when one was set. */
+  filter?: string;
   generatedTime: string;
   snapshotDate: string;
   state: RunState;
@@ -71,6 +73,7 @@ export async function buildSummary(deps: PipelineDeps, body: unknown, summarise:
   const manifest: Manifest = {
     runId,
     method: run.row.Method,
+    filter: run.row.Filter || undefined,
     generatedTime: run.row.GeneratedTime,
     snapshotDate: run.row.SnapshotDate,
     state,

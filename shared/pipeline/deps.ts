@@ -3,9 +3,10 @@ import type { Logger } from "../log.js";
 import type { RunStore } from "../runs/runStore.js";
 import type { StorageClients } from "../storage.js";
 
-/** What the pipeline needs of the Defender API for the files method. */
+/** What the pipeline needs of the Defender API: the files export, and the JSON method's pages. */
 export interface ExportApi {
   infoGatheringExport(options: { sasValidHours: number }): Promise<{ generatedTime: string; exportFiles: string[] }>;
+  deviceAvInfoPages(options: { pageSize?: number; filter?: string }): AsyncIterable<{ records: unknown[]; page: number }>;
 }
 
 /** Everything a pipeline step works with, passed in so the same code runs in Azure, locally and in tests. */

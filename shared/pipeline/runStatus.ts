@@ -5,6 +5,7 @@ import { reconcileRun } from "./fanIn.js";
 export interface RunView {
   runId: string;
   method: string;
+  filter: string | null;
   state: string;
   generatedTime: string;
   snapshotDate: string;
@@ -27,6 +28,7 @@ function view(run: RunRow, files?: FileRow[]): RunView {
   return {
     runId: run.RunId,
     method: run.Method,
+    filter: run.Filter || null,
     state: run.State,
     generatedTime: run.GeneratedTime,
     snapshotDate: run.SnapshotDate,

@@ -1,7 +1,9 @@
 import { line } from "../log.js";
 import { runIdOf, snapshotDateOf, snapshotPrefix } from "../runs/layout.js";
 import { ConcurrencyConflict, type RunRow, type RunState, type Stored } from "../runs/runStore.js";
+import { DefenderApiError } from "../errors.js";
 import type { PipelineDeps } from "./deps.js";
+import { startJsonRun } from "./jsonRun.js";
 import { advanceRun, reconcileRun } from "./fanIn.js";
 import { queueFiles } from "./queueFiles.js";
 
@@ -9,9 +11,10 @@ export interface StartResult {
   runId: string;
   /**
    * `started`: a new snapshot; `resumed`: a run left half-way, only missing files queued again;
-   * `finished`: this snapshot was summarised already, nothing done; `summarising`: all files are in.
+   * `finished`: this snapshot was summarised already, nothing done; `summarising`: all files are in;
+   * `running`: a JSON run started this minute is still paging.
    */
-  action: "started" | "resumed" | "finished" | "summarising";
+  action: "started" | "resumed" | "finished" | "summarising" | "running";
   state: RunState;
   files: number;
   queued: number;
@@ -23,8 +26,18 @@ export interface StartResult {
  * records the run keyed by the snapshot's generatedTime, and queues one copy per file not yet copied.
  */
 export async function startExport(deps: PipelineDeps, trigger: string): Promise<StartResult> {
+  const { method } = deps.config.export;
+  if (method === "json") return startJsonRun(deps, trigger);
   const started = Date.now();
-  const answer = await deps.defender.infoGatheringExport({ sasValidHours: deps.config.export.sasValidHours });
+  let answer;
+  try {
+    answer = await deps.defender.infoGatheringExport({ sasValidHours: deps.config.export.sasValidHours });
+  } catch (error) {
+    if (method !== "auto" || !(error instanceof DefenderApiError) || error.status !== 403) throw error;
+    const reason = "EXPORT_METHOD=auto: the files export was refused (403; the app lacks Vulnerability.Read.All), so this run used the JSON method";
+    deps.logger.warn(line("startExport", "fallback", "json", { reason }));
+    return startJsonRun(deps, trigger, reason);
+  }
   const runId = runIdOf(answer.generatedTime);
   const log = (verb: string, fields: Record<string, string | number>) =>
     deps.logger.info(line("startExport", verb, runId, { trigger, ...fields, elapsedMs: Date.now() - started }));
@@ -71,7 +84,7 @@ export async function startExport(deps: PipelineDeps, trigger: string): Promise<
   return { runId, action, state: final.row.State, files: answer.exportFiles.length, ...outcome };
 }
 
-function newRun(deps: PipelineDeps, runId: string, generatedTime: string, files: number): RunRow {
+export function newRun(deps: PipelineDeps, runId: string, generatedTime: string, files: number): RunRow {
   const now = deps.now().toISOString();
   return {
     RunId: runId,

@@ -8,7 +8,8 @@ import { redact } from "../redact.js";
  */
 export const RUN_PARTITION = "run";
 
-export type RunState = "copying" | "summarising" | "succeeded" | "partial" | "failed";
+/** `paging` only for the JSON method, while its pages are fetched and written. */
+export type RunState = "paging" | "copying" | "summarising" | "succeeded" | "partial" | "failed";
 export type FileState = "pending" | "copied" | "failed";
 export const FINAL_RUN_STATES: readonly RunState[] = ["succeeded", "partial", "failed"];
 
@@ -42,6 +43,8 @@ export interface RunRow {
   /** Set while one handler refreshes expired URLs: when, and which file's handler (it may take over on retry). */
   RefreshClaimedAt?: string;
   RefreshClaimedBy?: string;
+  /** The JSON method's $filter, when one was set. */
+  Filter?: string;
   Notes?: string;
 }
 

@@ -1,3 +1,4 @@
+import "../../../local/quietFunctions.js";
 import { randomBytes } from "node:crypto";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { inject } from "vitest";
@@ -28,6 +29,7 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   checkpoint?: LocalPipelineOptions["checkpoint"];
   queueSettings?: LocalPipelineOptions["queueSettings"];
+  now?: LocalPipelineOptions["now"];
 }
 
 /**
@@ -56,6 +58,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     isolate: true,
     queueSettings: { visibilityTimeoutMs: 0, ...options.queueSettings },
     checkpoint: options.checkpoint,
+    now: options.now,
     services: { defender: { sleep: async (ms: number) => void sleeps.push(ms) }, credential: local.credential },
   });
   const container = BlobServiceClient.fromConnectionString(azurite.customer.connectionString).getContainerClient(env.DATA_CONTAINER);

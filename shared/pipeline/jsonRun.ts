@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { ensureError } from "../errors.js";
+import { line } from "../log.js";
+import { runIdOf, snapshotPrefix } from "../runs/layout.js";
+import type { FileRow } from "../runs/runStore.js";
+import type { PipelineDeps } from "./deps.js";
+import { advanceRun } from "./fanIn.js";
+import { newRun, type StartResult } from "./startExport.js";
+
+/**
+ * The JSON method, for smaller tenants or ones that granted only Machine.Read.All: pages of
+ * `deviceavinfo` are written as they arrive, as gzip NDJSON part files into the same snapshot layout
+ * (`raw/date=…/generated=…/json/part-NNNNN.json.gz`), then summarised like an export's files.
+ *
+ * This method has no generatedTime, so the run's generation time is the minute it started. An
+ * interrupted run is not resumed but restarted cleanly by the next trigger: pages are `$skip`
+ * positions over live data, so pages fetched at different times would not form one snapshot (a
+ * device could be skipped or counted twice), and a tenant this method suits takes a few calls.
+ */
+export async function startJsonRun(deps: PipelineDeps, trigger: string, fallbackReason?: string): Promise<StartResult> {
+  const started = Date.now();
+  const generatedTime = new Date(Math.floor(deps.now().getTime() / 60_000) * 60_000).toISOString();
+  const runId = runIdOf(generatedTime);
+  const { filter, pageSize } = { filter: deps.config.export.jsonFilter, pageSize: deps.config.export.jsonPageSize };
+
+  const existing = await deps.runs.getRun(runId);
+  if (existing) {
+    deps.logger.info(line("startExport", "skipped", runId, { reason: "a JSON run started this minute already", state: existing.row.State }));
+    return { runId, action: existing.row.State === "paging" ? "running" : "finished", state: existing.row.State, files: existing.row.FilesTotal, queued: 0, rejected: 0 };
+  }
+  await closeInterruptedRuns(deps, runId);
+  const { stored } = await deps.runs.createRun({
+    ...newRun(deps, runId, generatedTime, 0),
+    Method: "json",
+    State: "paging",
+    Filter: filter ?? "",
+    Notes: fallbackReason,
+  });
+  let run = stored;
+
+  const prefix = snapshotPrefix(generatedTime);
+  let pages = 0;
+  try {
+    for await (const page of deps.defender.deviceAvInfoPages({ pageSize, filter })) {
+      const name = `part-${String(page.page - 1).padStart(5, "0")}.json.gz`;
+      const text = page.records.map((record) => JSON.stringify(record)).join("\n");
+      const body = gzipSync(text.length > 0 ? `${text}\n` : "");
+      const contentMD5 = createHash("md5").update(body).digest();
+      const destination = `${prefix}/json/${name}`;
+      await deps.storage.container.getBlockBlobClient(destination).uploadData(body, {
+        blobHTTPHeaders: { blobContentType: "application/gzip", blobContentMD5: contentMD5 },
+        metadata: { runid: runId, page: String(page.page) },
+      });
+      await deps.checkpoint("page-written");
+      const row: FileRow = {
+        RunId: runId,
+        Kind: "file",
+        FileKey: `json_${name}`,
+        Source: "GET /api/deviceavinfo",
+        SourcePath: `/api/deviceavinfo#page=${page.page}`,
+        Destination: destination,
+        RbacGroupId: "json",
+        State: "copied",
+        Bytes: body.length,
+        ContentMD5: contentMD5.toString("base64"),
+        Attempts: 1,
+        LastError: "",
+        UpdatedAt: deps.now().toISOString(),
+        CopiedAt: deps.now().toISOString(),
+      };
+      await deps.runs.addFile(row);
+      pages = page.page;
+      run = await deps.runs.updateRun(runId, run.etag, { FilesTotal: pages, UpdatedAt: deps.now().toISOString() });
+      deps.logger.info(line("startExport", "page", runId, { page: page.page, records: page.records.length, bytes: body.length, elapsedMs: Date.now() - started }));
+    }
+  } catch (error) {
+    const message = ensureError(error).message;
+    await deps.runs.updateRun(runId, "*", {
+      State: "failed",
+      Errors: JSON.stringify([{ file: "(deviceavinfo)", error: `paging stopped after ${pages} pages: ${message}; the next trigger starts a new run` }]),
+      FinishedAt: deps.now().toISOString(),
+      UpdatedAt: deps.now().toISOString(),
+    });
+    throw error;
+  }
+
+  await deps.runs.updateRun(runId, run.etag, { State: "copying", FilesTotal: pages, UpdatedAt: deps.now().toISOString() });
+  await advanceRun(deps, runId, "startExport");
+  deps.logger.info(line("startExport", "started", runId, { trigger, method: "json", pages, elapsedMs: Date.now() - started }));
+  const final = await deps.runs.getRun(runId);
+  return { runId, action: "started", state: final?.row.State ?? "summarising", files: pages, queued: 0, rejected: 0 };
+}
+
+/** A JSON run still paging (its host died mid-way) is closed as failed: this run starts over cleanly. */
+async function closeInterruptedRuns(deps: PipelineDeps, runId: string): Promise<void> {
+  for (const run of await deps.runs.listRuns()) {
+    if (run.State !== "paging" || run.RunId === runId) continue;
+    await deps.runs.updateRun(run.RunId, "*", {
+      State: "failed",
+      Errors: JSON.stringify([{ file: "(deviceavinfo)", error: `interrupted after ${run.FilesTotal} pages; restarted cleanly as run ${runId}` }]),
+      FinishedAt: deps.now().toISOString(),
+      UpdatedAt: deps.now().toISOString(),
+    });
+    deps.logger.warn(line("startExport", "interrupted", run.RunId, { pages: run.FilesTotal, restartedAs: runId }));
+  }
+}

@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { TableEntityResult } from "@azure/data-tables";
+import { manifestPath } from "../../../shared/runs/layout.js";
+import { startHarness, type Harness } from "./harness.js";
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.close()));
+});
+
+async function start(options: Parameters<typeof startHarness>[0]): Promise<Harness> {
+  const h = await startHarness(options);
+  harnesses.push(h);
+  return h;
+}
+
+/** The day's rows without the columns that differ by nature (etag, write time). */
+async function dayRows(h: Harness, day: string): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for await (const entity of h.pipeline.deps.storage.summary.listEntities<TableEntityResult<Record<string, unknown>>>({ queryOptions: { filter: `PartitionKey eq '${day}'` } })) {
+    const { etag: _etag, timestamp: _timestamp, ...rest } = entity as Record<string, unknown>;
+    rows.push(rest);
+  }
+  return rows.sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
+}
+
+describe("the JSON method (deviceavinfo pages)", () => {
+  it("gives the same DeviceHealthDaily rows as the files method over the same devices", async () => {
+    // One after the other: the function handlers take the services of the process's latest host.
+    const seed = 11;
+    const files = await start({ seed, devices: 650, recordsPerFile: 150 });
+    const a = await files.pipeline.runOnce();
+    const generatedAt = new Date(files.dataset.generatedTime);
+    const json = await start({ seed, devices: 650, env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "100" }, now: () => generatedAt });
+    const b = await json.pipeline.runOnce();
+    expect(a.run).toMatchObject({ state: "succeeded", method: "files" });
+    expect(b.run).toMatchObject({ state: "succeeded", method: "json", runId: a.start.runId, devices: 650, duplicates: 0, records: 650 });
+    expect(a.run!.duplicates).toBeGreaterThan(0); // the files carry devices twice; the JSON method does not
+
+    const day = a.run!.snapshotDate;
+    const [rowsA, rowsB] = [await dayRows(files, day), await dayRows(json, day)];
+    expect(rowsA.length).toBeGreaterThan(50);
+    expect(rowsB).toEqual(rowsA);
+  });
+
+  it("follows nextLink to the end, writing each page as a part file, nothing lost or repeated", async () => {
+    const h = await start({ devices: 730, env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "100", EXPORT_JSON_FILTER: "" } });
+    const { start: started, run } = await h.pipeline.runOnce();
+    expect(started).toMatchObject({ action: "started", files: 8 });
+    expect(run).toMatchObject({ state: "succeeded", files: { total: 8, copied: 8 }, records: 730, devices: 730, duplicates: 0 });
+    const names: string[] = [];
+    for await (const blob of h.container.listBlobsFlat({ prefix: `${run!.prefix}/json/` })) names.push(blob.name.split("/").pop()!);
+    expect(names).toEqual(Array.from({ length: 8 }, (_, i) => `part-${String(i).padStart(5, "0")}.json.gz`));
+    expect(h.tenant.counters.deviceAvInfoServed).toBe(8);
+    // Paced to 30 calls a minute: seven waits of up to 2 s between eight pages.
+    expect(h.sleeps.filter((ms) => ms <= 2000)).toHaveLength(7);
+  });
+
+  it("passes the $filter through and records it in the manifest", async () => {
+    const h = await start({ devices: 300, env: { EXPORT_METHOD: "json", EXPORT_JSON_FILTER: "osPlatform eq 'Windows11'" } });
+    const { run } = await h.pipeline.runOnce();
+    const expected = h.dataset.devices.filter((d) => d.osPlatform === "Windows11").length;
+    expect(expected).toBeGreaterThan(0);
+    expect(run).toMatchObject({ state: "succeeded", devices: expected, filter: "osPlatform eq 'Windows11'" });
+    const manifest = JSON.parse((await h.container.getBlockBlobClient(manifestPath(run!.generatedTime)).downloadToBuffer()).toString());
+    expect(manifest).toMatchObject({ method: "json", filter: "osPlatform eq 'Windows11'", devices: expected });
+  });
+
+  it("obeys a 429 in the middle of paging and loses nothing", async () => {
+    let pages = 0;
+    const h = await start({
+      devices: 400,
+      env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "100" },
+      checkpoint: (step) => {
+        if (step === "page-written" && ++pages === 2) Object.assign(h.tenant.faults, { throttle: 2, retryAfterSeconds: 9 });
+      },
+    });
+    const { run } = await h.pipeline.runOnce();
+    expect(h.tenant.counters.throttled).toBe(2);
+    expect(h.sleeps.filter((ms) => ms === 9000)).toHaveLength(2);
+    expect(run).toMatchObject({ state: "succeeded", devices: 400, files: { total: 4 } });
+  });
+
+  it("in auto mode falls back to JSON when the files export is refused (403), and says why", async () => {
+    const h = await start({ devices: 200, env: { EXPORT_METHOD: "auto" } });
+    h.tenant.roles = ["Machine.Read.All"];
+    const { start: started, run } = await h.pipeline.runOnce();
+    expect(h.tenant.counters.exportCalls).toBe(1);
+    expect(started.action).toBe("started");
+    expect(run).toMatchObject({ state: "succeeded", method: "json", devices: 200 });
+    expect(run!.notes).toMatch(/files export was refused \(403.*Vulnerability\.Read\.All.*JSON method/);
+    expect(h.logger.lines.filter((l) => l.includes("startExport fallback"))).toHaveLength(1);
+  });
+
+  it("does not fall back in files mode: the 403 names the missing permission", async () => {
+    const h = await start({ devices: 50 });
+    h.tenant.roles = ["Machine.Read.All"];
+    await expect(h.pipeline.start()).rejects.toThrow(/Vulnerability\.Read\.All/);
+  });
+
+  it("restarts cleanly after a crash mid-paging: the interrupted run is closed, the next one is whole", async () => {
+    let clock = Date.parse("2026-12-02T08:00:00Z");
+    let crash = true;
+    let pages = 0;
+    const h = await start({
+      devices: 500,
+      env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "100" },
+      now: () => new Date(clock),
+      checkpoint: (step) => {
+        if (step === "page-written" && crash && ++pages === 3) throw new Error("host restarted");
+      },
+    });
+    await expect(h.pipeline.start()).rejects.toThrow(/host restarted/);
+    crash = false;
+    clock += 5 * 60_000;
+    const { start: second, run } = await h.pipeline.runOnce();
+    expect(run).toMatchObject({ state: "succeeded", devices: 500, files: { total: 5 } });
+    const runs = await h.pipeline.deps.runs.listRuns();
+    expect(runs).toHaveLength(2);
+    const first = runs.find((r) => r.RunId !== second.runId)!;
+    expect(first.State).toBe("failed");
+    expect(first.Errors).toMatch(/paging stopped after 2 pages: host restarted/);
+  });
+});
