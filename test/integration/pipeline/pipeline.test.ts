@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { destinationOf, manifestPath } from "../../../shared/runs/layout.js";
-import { copyFile } from "../../../shared/pipeline/copyFile.js";
 import { encodeMessage } from "../../../shared/storage.js";
 import type { FileMessage } from "../../../shared/pipeline/deps.js";
 import { allText, startHarness, type Harness } from "./harness.js";
@@ -65,15 +64,18 @@ describe("the pipeline on the simulated tenant", () => {
     expect(h.pipeline.files.stats.handled).toBe(h.dataset.files.length);
   });
 
-  it("treats a duplicate delivery of a copied file as done", async () => {
+  it("treats a duplicate delivery of a copied file as done: nothing copied or counted again", async () => {
     const h = await start();
-    const { start: started } = await h.pipeline.runOnce();
-    const file = (await h.pipeline.deps.runs.listFiles(started.runId))[0]!;
-    const url = h.tenant.servedFiles()[0]!;
-    const message: FileMessage = { runId: started.runId, fileKey: file.FileKey, url: `${h.tenant.url}/unused`, generation: 1 };
-    expect(await copyFile(h.pipeline.deps, message, { dequeueCount: 1, maxDequeueCount: 5 })).toBe("already-copied");
-    expect(url).toBeDefined();
-    expect((await h.pipeline.status(started.runId))?.summaries).toBe(1);
+    const started = await h.pipeline.start();
+    const original = (await h.pipeline.files.queue.peekMessages({ numberOfMessages: 1 })).peekedMessageItems[0]!.messageText;
+    await h.pipeline.drain();
+    const before = await etags(h);
+    await h.pipeline.files.queue.sendMessage(original); // the queue delivers the same message again
+    await h.pipeline.drain();
+    expect(h.logger.lines.filter((l) => /copyExportFile skipped ".*" state=copied/.test(l))).toHaveLength(1);
+    expect(await etags(h)).toEqual(before);
+    expect(await h.pipeline.status(started.runId)).toMatchObject({ state: "succeeded", summaries: 1 });
+    expect(h.pipeline.summaries.stats.handled).toBe(1);
   });
 
   it("finishes a file whose handler crashed after the copy and before the mark, without copying again", async () => {
