@@ -33,7 +33,7 @@ function pick(value: unknown, fields: Fields, name: string): unknown {
 }
 
 /** Text as given, trimmed; null for missing, null, empty and the `-` placeholder. */
-function text(value: unknown): string | null {
+export function text(value: unknown): string | null {
   if (typeof value === "string") {
     const trimmed = value.trim();
     return trimmed === "" || trimmed === "-" ? null : trimmed;
@@ -42,7 +42,7 @@ function text(value: unknown): string | null {
   return null;
 }
 
-function upToDate(value: unknown): UpToDate {
+export function upToDate(value: unknown): UpToDate {
   if (value === true) return "True";
   if (value === false) return "False";
   if (typeof value === "string") {
@@ -58,7 +58,7 @@ function avMode(value: unknown): string {
   return text(value) ?? "";
 }
 
-function groupId(value: unknown): number | null {
+export function groupId(value: unknown): number | null {
   if (typeof value === "number") return Number.isSafeInteger(value) ? value : null;
   if (typeof value === "string" && /^\s*-?\d{1,15}\s*$/.test(value)) return Number(value);
   return null;

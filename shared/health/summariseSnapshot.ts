@@ -3,7 +3,8 @@ import { ExportFileError, ensureError } from "../errors.js";
 import { line, type Logger } from "../log.js";
 import { aggregateDevices, type SummaryRow } from "./aggregate.js";
 import { DeviceSet, ValueTable } from "./devices.js";
-import { type FileReadResult, type MalformedLine, readRecordFile } from "./reader.js";
+import { fileReader, type FileRead, type FileReader } from "./fileReaders.js";
+import type { MalformedLine } from "./reader.js";
 
 /** One gzip NDJSON file of a snapshot: a name for reports, and a way to stream its bytes. */
 export interface SnapshotFile {
@@ -16,7 +17,7 @@ export interface SummariseOptions {
   /** The snapshot's generatedTime (ISO 8601); ages and buckets are measured from it. */
   generatedTime: string;
   runId: string;
-  /** Files read at the same time (settings: summary.parallelism). */
+  /** Files read at the same time, each in a worker thread of its own when more than 1 (settings: summary.parallelism). */
   parallelism: number;
   /** Malformed lines kept for quarantine, over all files (settings: summary.quarantineSampleLines). */
   quarantineSampleLines: number;
@@ -86,7 +87,7 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
     logger.warn(line("summariseSnapshot", "failed", file.name, { runId, reason }));
   };
 
-  const readOne = async (file: SnapshotFile): Promise<void> => {
+  const readOne = async (reader: FileReader, file: SnapshotFile): Promise<void> => {
     const fileStarted = Date.now();
     let source: Readable;
     try {
@@ -95,12 +96,9 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
       fail(file, `Export file "${file.name}" could not be opened: ${ensureError(error).message}`);
       return;
     }
-    // Each file fills its own set, merged only once the file is read to its end: a failed file
-    // leaves no trace in the counts.
-    const own = new DeviceSet(values);
-    let result: FileReadResult;
+    let read: FileRead;
     try {
-      result = await readRecordFile(source, file.name, (record) => own.add(record), {
+      read = await reader.read(source, file.name, devices, {
         maxLineBytes: options.maxLineBytes,
         sampleLines: options.quarantineSampleLines,
       });
@@ -109,18 +107,18 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
       fail(file, error.message);
       return;
     }
-    devices.merge(own);
+    const { result } = read;
     stats.filesRead++;
     stats.recordsRead += result.recordsRead;
     stats.malformedLines += result.malformedLines;
     const room = options.quarantineSampleLines - stats.malformedSample.length;
     if (room > 0) stats.malformedSample.push(...result.malformedSample.slice(0, room));
-    stats.perFile.push({ name: file.name, recordsRead: result.recordsRead, malformedLines: result.malformedLines, devices: own.size, bytes: result.bytes });
+    stats.perFile.push({ name: file.name, recordsRead: result.recordsRead, malformedLines: result.malformedLines, devices: read.devices, bytes: result.bytes });
     logger.info(line("summariseSnapshot", "read", file.name, {
       runId,
       records: result.recordsRead,
       malformed: result.malformedLines,
-      devices: own.size,
+      devices: read.devices,
       bytes: result.bytes,
       elapsedMs: Date.now() - fileStarted,
     }));
@@ -128,19 +126,25 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
 
   const queue = iterate(options.files);
   let broken = false;
-  const worker = async (): Promise<void> => {
-    while (!broken) {
-      const next = await queue.next();
-      if (next.done) return;
-      try {
-        await readOne(next.value);
-      } catch (error) {
-        broken = true;
-        throw error;
+  const parallelism = Math.max(1, options.parallelism);
+  const work = async (): Promise<void> => {
+    const reader = fileReader(parallelism);
+    try {
+      while (!broken) {
+        const next = await queue.next();
+        if (next.done) return;
+        try {
+          await readOne(reader, next.value);
+        } catch (error) {
+          broken = true;
+          throw error;
+        }
       }
+    } finally {
+      await reader.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.parallelism) }, worker));
+  await Promise.all(Array.from({ length: parallelism }, work));
 
   stats.devices = devices.size;
   stats.duplicates = devices.duplicates;

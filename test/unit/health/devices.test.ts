@@ -1,27 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DeviceSet, isScanFailure, parseGroupKey, groupKey, parseTime, ValueTable, type DeviceSummary } from "../../../shared/health/devices.js";
+import { DeviceSet, isScanFailure, parseGroupKey, groupKey, parseTime, ValueTable } from "../../../shared/health/devices.js";
 import type { DeviceHealthRecord } from "../../../shared/health/record.js";
-import { canonical } from "./fixtures.js";
+import { canonical, resolved } from "./fixtures.js";
 
-/** A device's kept summary with ids resolved to their strings, for comparing sets. */
-function resolved(set: DeviceSet, machineId: string): Record<string, unknown> | undefined {
-  const s = set.get(machineId);
-  if (s === undefined) return undefined;
-  const text = (id: number) => set.values.value(id);
-  return {
-    ...s,
-    osPlatform: text(s.osPlatform),
-    avMode: text(s.avMode),
-    rbacGroup: text(s.rbacGroup),
-    cloudProtectionState: text(s.cloudProtectionState),
-    avSignatureVersion: text(s.avSignatureVersion),
-    avEngineVersion: text(s.avEngineVersion),
-    avPlatformVersion: text(s.avPlatformVersion),
-    quickScanResult: text(s.quickScanResult),
-    fullScanResult: text(s.fullScanResult),
-  } satisfies Record<keyof DeviceSummary, unknown>;
-}
 
 function setOf(records: DeviceHealthRecord[], values?: ValueTable): DeviceSet {
   const set = new DeviceSet(values);
@@ -85,9 +67,17 @@ describe("DeviceSet", () => {
     });
   });
 
-  it("holds 64 bytes of packed state per device", () => {
-    const set = setOf(Array.from({ length: 4096 }, (_, i) => canonical({ machineId: `d${i}` })));
-    expect(set.packedBytes / 4096).toBe(64);
+  it("holds 84 bytes per device, its 40-hex-digit machineId included, and no string per device", () => {
+    const hex = (i: number) => i.toString(16).padStart(40, "0");
+    const set = setOf(Array.from({ length: 4096 }, (_, i) => canonical({ machineId: hex(i * 7919) })));
+    const data = set.data();
+    expect(data.named).toEqual([]);
+    // 64 bytes of summary (10 Int32 + 3 Float64) and 20 of id (5 Int32)...
+    expect((data.ints.byteLength + data.times.byteLength + data.words.byteLength) / set.size).toBe(84);
+    // ...plus the hash table (at most half full) and growth slack: under 2x in all.
+    expect(set.packedBytes / set.size).toBeLessThan(2 * 92);
+    expect(set.get(hex(7919 * 5))).toBeDefined();
+    expect(set.get(hex(1))).toBeUndefined();
   });
 
   it("merges sets built from other files into the same answer as one set, also across value tables", () => {

@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { Readable } from "node:stream";
+import type { DeviceSet, DeviceSummary } from "../../../shared/health/devices.js";
 import type { DeviceHealthRecord } from "../../../shared/health/record.js";
 
 /** A file-method record as the export serves it: DeviceGatheredInfo and AvScanResults JSON-encoded. */
@@ -121,4 +122,23 @@ export function canonical(overrides: Partial<DeviceHealthRecord> & { machineId: 
     fullScanTime: null,
     ...overrides,
   };
+}
+
+/** A device's kept summary with ids resolved to their strings, for comparing sets. */
+export function resolved(set: DeviceSet, machineId: string): Record<string, unknown> | undefined {
+  const s = set.get(machineId);
+  if (s === undefined) return undefined;
+  const text = (id: number) => set.values.value(id);
+  return {
+    ...s,
+    osPlatform: text(s.osPlatform),
+    avMode: text(s.avMode),
+    rbacGroup: text(s.rbacGroup),
+    cloudProtectionState: text(s.cloudProtectionState),
+    avSignatureVersion: text(s.avSignatureVersion),
+    avEngineVersion: text(s.avEngineVersion),
+    avPlatformVersion: text(s.avPlatformVersion),
+    quickScanResult: text(s.quickScanResult),
+    fullScanResult: text(s.fullScanResult),
+  } satisfies Record<keyof DeviceSummary, unknown>;
 }
