@@ -21,11 +21,13 @@ export function peakRss(): number {
 
 /**
  * Runs a bench worker (a TypeScript file beside this one) in its own Node process, so that its
- * bytes read and peak memory are its own, and returns the JSON it prints last.
+ * bytes read and peak memory are its own, and returns the JSON it prints last. `prefix` runs it
+ * under another command (taskset, to pin it to one core).
  */
-export async function runWorker<T>(file: string, env: Record<string, string>, args: string[] = []): Promise<T> {
+export async function runWorker<T>(file: string, env: Record<string, string>, args: string[] = [], prefix: string[] = []): Promise<T> {
   const script = fileURLToPath(new URL(file, import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const command = [...prefix, process.execPath, "--import", "tsx", script, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
