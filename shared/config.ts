@@ -350,7 +350,8 @@ export function loadConfig(env: Env = process.env): Config {
       summaryTable,
     },
     copy: {
-      blockThresholdBytes: r.int(S.copyBlockThresholdBytes, 256 * MiB, 1, 5000 * MiB),
+      // NOTE: 256 MiB is the most Copy Blob From URL takes in one call.
+      blockThresholdBytes: r.int(S.copyBlockThresholdBytes, 256 * MiB, 1, 256 * MiB),
       blockSizeBytes: r.int(S.copyBlockSizeBytes, 100 * MiB, 1, 4000 * MiB),
       concurrency: r.int(S.copyConcurrency, 8, 1, 64),
     },
