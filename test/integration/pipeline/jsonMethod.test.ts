@@ -121,4 +121,30 @@ describe("the JSON method (deviceavinfo pages)", () => {
     expect(first.State).toBe("failed");
     expect(first.Errors).toMatch(/paging stopped after 2 pages: host restarted/);
   });
+
+  it("closes a run its host died in (left paging, its own catch never ran) when the next trigger restarts cleanly", async () => {
+    let clock = Date.parse("2026-12-02T08:00:00Z");
+    let pages = 0;
+    let dead = true;
+    const h = await start({
+      devices: 500,
+      env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "100" },
+      now: () => new Date(clock),
+      // A host that dies stops where it is: the invocation never returns, nothing after it runs.
+      checkpoint: (step) => (step === "page-written" && dead && ++pages === 3 ? new Promise<void>(() => {}) : undefined),
+    });
+    void h.pipeline.start();
+    const deadline = Date.now() + 10_000;
+    while (pages < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const [interrupted] = await h.pipeline.deps.runs.listRuns();
+    expect(interrupted?.State).toBe("paging");
+    dead = false;
+    clock += 5 * 60_000;
+    const { start: second, run } = await h.pipeline.runOnce();
+    expect(run).toMatchObject({ state: "succeeded", devices: 500, files: { total: 5 } });
+    const first = (await h.pipeline.deps.runs.listRuns()).find((r) => r.RunId !== second.runId)!;
+    expect(first.RunId).toBe(interrupted!.RunId);
+    expect(first.State).toBe("failed");
+    expect(first.Errors).toMatch(new RegExp(`interrupted after \\d+ pages; restarted cleanly as run ${second.runId}`));
+  });
 });
