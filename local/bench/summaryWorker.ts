@@ -1,15 +1,17 @@
 /**
  * One method of the summary benchmark, in its own process, over the gzip files in BENCH_DIR:
  * `gunzip` (Node's gunzip alone, 256 KiB chunks), `naive` (readline + JSON.parse, a Map of records),
- * or `ours` (summariseSnapshot, BENCH_PARALLELISM files at a time). Prints one JSON line.
+ * or `ours` (summariseSnapshot, BENCH_PARALLELISM files at a time, from the build in BENCH_DIST: the
+ * JavaScript that the Functions host runs, its worker threads included). Prints one JSON line.
  */
 import { createReadStream, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { pathToFileURL } from "node:url";
 import { silentLogger } from "../../shared/log.js";
-import { summariseSnapshot } from "../../shared/health/summariseSnapshot.js";
+import type { summariseSnapshot as Summarise } from "../../shared/health/summariseSnapshot.js";
 import { peakRss } from "./measure.js";
 
 const method = process.argv[2];
@@ -51,6 +53,8 @@ if (method === "gunzip") {
   }
   devices = latest.size;
 } else if (method === "ours") {
+  const built = pathToFileURL(join(process.env.BENCH_DIST ?? "", "shared/health/summariseSnapshot.js")).href;
+  const { summariseSnapshot } = (await import(built)) as { summariseSnapshot: typeof Summarise };
   const summary = await summariseSnapshot({
     files: files.map((file) => ({ name: file, open: async () => createReadStream(file, { highWaterMark: CHUNK }) })),
     generatedTime,
