@@ -245,7 +245,7 @@ export class DefenderClient {
     });
     const generated = body.generatedTime ?? body.GeneratedTime;
     const generatedTime = typeof generated === "string" ? isoTime(generated) : undefined;
-    if (!generatedTime) return invalid(`"generatedTime" is ${JSON.stringify(generated)?.slice(0, 60)}, not an ISO 8601 time`);
+    if (!generatedTime) return invalid(`"generatedTime" is ${describeValue(generated)}, not an ISO 8601 time`);
     return { generatedTime, exportFiles };
   }
 
@@ -264,8 +264,23 @@ export class DefenderClient {
 function isoTime(text: string): string | undefined {
   const m = ISO_TIME.exec(text.trim());
   if (!m) return undefined;
+  // NOTE: Date.parse rolls a day past the month's end over (2026-02-30 is March 2) and reads 24:00 as
+  // the next day: the date and time as written must come back unchanged.
+  const written = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(written) || new Date(written).toISOString().slice(0, m[1]!.length) !== m[1]!.toUpperCase()) return undefined;
   const ms = Date.parse(`${m[1]}${(m[2] ?? "").slice(0, 4)}${m[3] ?? "Z"}`);
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/**
+ * A value of a JSON answer, short, for a message. NOTE: never JSON.stringify of the value itself: a
+ * deeply nested array overflows its stack, and a huge one would be written whole before being cut.
+ */
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.slice(0, 60));
+  if (Array.isArray(value)) return "an array";
+  if (value === null || typeof value !== "object") return String(value);
+  return "an object";
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

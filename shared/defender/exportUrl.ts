@@ -25,7 +25,9 @@ export function validateExportUrl(url: string, opts: { allowLoopback: boolean })
   if (/[\s\\\u0000-\u001f\u007f]/.test(url)) reject("it contains whitespace, control characters or backslashes");
   const written = AUTHORITY.exec(url);
   if (!written) reject("it is not an absolute http(s) URL");
-  const authority = written[2]!.toLowerCase();
+  // NOTE: ASCII letters only: toLowerCase folds some other characters into ASCII (the Kelvin sign to
+  // "k"), which would make a host written with one compare equal to the host the parser makes of it.
+  const authority = written[2]!.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
   if (authority.includes("@")) reject("it carries user info (an '@' before the host)");
   if (authority.includes("%")) reject("its host is percent-encoded");
 

@@ -44,6 +44,7 @@ const hostile: [string, string][] = [
   ["trailing dot", `https://tvmexport01.blob.core.windows.net.${PATH}${SAS}`],
   ["full-width dot", `https://tvmexport01\u3002blob.core.windows.net${PATH}${SAS}`],
   ["punycode look-alike", `https://xn--tvmexport-9db.blob.core.windows.net${PATH}${SAS}`],
+  ["a Kelvin sign, which lower-cases to k", `https://tvm\u212Aexport.blob.core.windows.net${PATH}${SAS}`],
   ["file storage, not blob", `https://tvmexport01.file.core.windows.net${PATH}${SAS}`],
   ["newline smuggled in", `https://evil.com\n.blob.core.windows.net${PATH}${SAS}`],
   ["tab in the host", `https://tvmexport01.blob.core.win\tdows.net${PATH}${SAS}`],
