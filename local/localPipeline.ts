@@ -2,11 +2,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 // NOTE: a default import: plain Node ESM cannot value-import the package's classes by name.
 import functions, { type HttpResponseInit, type InvocationContext as Context } from "@azure/functions";
 import { buildSummary } from "../functions/buildSummary.js";
+import { buildSummaryPoisoned } from "../functions/buildSummaryPoisoned.js";
 import { copyExportFile } from "../functions/copyExportFile.js";
+import { copyExportFilePoisoned } from "../functions/copyExportFilePoisoned.js";
 import { runStatus } from "../functions/runStatus.js";
 import { startRun } from "../functions/startRun.js";
 import { createServices, pipelineDeps, useServices, type AppServices, type ServiceOptions } from "../shared/app.js";
-import { loadConfig, QUEUES, type Config } from "../shared/config.js";
+import { loadConfig, poisonQueueOf, QUEUES, type Config } from "../shared/config.js";
 import type { DefenderCredentialOptions } from "../shared/defender/credential.js";
 import { readQueueHostSettings, type QueueHostSettings } from "../shared/hostSettings.js";
 import type { Logger } from "../shared/log.js";
@@ -14,7 +16,7 @@ import type { PipelineDeps } from "../shared/pipeline/deps.js";
 import type { RunView } from "../shared/pipeline/runStatus.js";
 import type { StartResult } from "../shared/pipeline/startExport.js";
 import type { AzuriteEndpoints } from "./azurite.js";
-import { drain, QueuePump } from "./pump.js";
+import { drain, QueuePump, type DeliveryFaults } from "./pump.js";
 import { startTenant, type SimulatedTenant, type TenantOptions } from "./simulator/tenant.js";
 import { makeCertificate } from "./tls.js";
 
@@ -60,15 +62,26 @@ export function simulatorSettings(azurite: AzuriteEndpoints, tenant: SimulatedTe
 export interface LocalPipelineOptions {
   env: Record<string, string | undefined>;
   logger: Logger;
-  /** Separate queue names (tests share one Azurite). Default: the bindings' names. */
-  isolate?: boolean;
+  /**
+   * Separate queue names (tests share one Azurite): `true` for a random suffix, or the suffix to use
+   * (a host started again on the same queues). Default: the bindings' names.
+   */
+  isolate?: boolean | string;
   /** host.json's queue settings, with overrides (tests retry at once instead of after 30 s). */
   queueSettings?: Partial<QueueHostSettings>;
   checkpoint?: PipelineDeps["checkpoint"];
   now?: PipelineDeps["now"];
   /** Queue-name isolation aside, what createServices takes (a recording sleep, the simulator's CA). */
   services?: Omit<ServiceOptions, "queueNames">;
+  /** How long a received message stays hidden while its handler runs (default 10 minutes, as the runtime). */
+  leaseMs?: number;
+  /** The chaos run's queue faults: late, repeated and doubled deliveries. */
+  deliveryFaults?: DeliveryFaults;
+  /** Runs every function invocation (the chaos run scopes its crashes to one invocation this way). */
+  invoke?: <T>(functionName: string, call: () => Promise<T>) => Promise<T>;
 }
+
+type QueueHandler = (message: unknown, context: Context) => Promise<void>;
 
 /**
  * The Functions runtime's part, played locally: the function handlers of functions/, called with an
@@ -79,32 +92,47 @@ export class LocalPipeline {
   readonly deps: PipelineDeps;
   readonly files: QueuePump;
   readonly summaries: QueuePump;
+  /** The poison queues' own functions: they account for messages that failed on every delivery. */
+  readonly filesPoisoned: QueuePump;
+  readonly summariesPoisoned: QueuePump;
   readonly queueSettings: QueueHostSettings;
+  private readonly invoke: NonNullable<LocalPipelineOptions["invoke"]>;
 
-  private constructor(readonly services: AppServices, private readonly logger: Logger, queueSettings: Partial<QueueHostSettings> = {}) {
-    this.queueSettings = { ...readQueueHostSettings(), ...queueSettings };
+  private constructor(readonly services: AppServices, private readonly logger: Logger, options: Pick<LocalPipelineOptions, "queueSettings" | "leaseMs" | "deliveryFaults" | "invoke">) {
+    this.queueSettings = { ...readQueueHostSettings(), ...options.queueSettings };
     this.deps = pipelineDeps(services, logger);
-    const pump = (queueName: string, name: string, handler: (message: unknown, context: Context) => Promise<void>) =>
+    this.invoke = options.invoke ?? ((_name, call) => call());
+    const pump = (queueName: string, name: string, handler: QueueHandler) =>
       new QueuePump({
         service: services.storage.queueService,
         queueName,
         settings: this.queueSettings,
         logger,
-        handler: (message, delivery) => handler(message, this.context(name, { dequeueCount: delivery.dequeueCount, id: delivery.id })),
+        leaseMs: options.leaseMs,
+        deliveryFaults: options.deliveryFaults,
+        handler: (message, delivery) => this.invoke(name, () => handler(message, this.context(name, { dequeueCount: delivery.dequeueCount, id: delivery.id }))),
       });
-    this.files = pump(services.storage.filesQueue.name, "copyExportFile", copyExportFile);
-    this.summaries = pump(services.storage.summariesQueue.name, "buildSummary", buildSummary);
+    const { filesQueue, summariesQueue } = services.storage;
+    this.files = pump(filesQueue.name, "copyExportFile", copyExportFile);
+    this.summaries = pump(summariesQueue.name, "buildSummary", buildSummary);
+    this.filesPoisoned = pump(poisonQueueOf(filesQueue.name), "copyExportFilePoisoned", copyExportFilePoisoned);
+    this.summariesPoisoned = pump(poisonQueueOf(summariesQueue.name), "buildSummaryPoisoned", buildSummaryPoisoned);
+  }
+
+  /** Every queue this host pumps. */
+  get pumps(): QueuePump[] {
+    return [this.files, this.summaries, this.filesPoisoned, this.summariesPoisoned];
   }
 
   static async create(options: LocalPipelineOptions): Promise<LocalPipeline> {
-    const suffix = randomBytes(4).toString("hex");
+    const suffix = typeof options.isolate === "string" ? options.isolate : randomBytes(4).toString("hex");
     const queueNames = options.isolate ? { files: `${QUEUES.files}-${suffix}`, summaries: `${QUEUES.summaries}-${suffix}` } : QUEUES;
     const services = await createServices(loadConfig(options.env), { ...options.services, queueNames });
     services.checkpoint = options.checkpoint;
     services.now = options.now;
     // The function handlers take their services from the process, as in Azure: this host installs them.
     useServices(services);
-    return new LocalPipeline(services, options.logger, options.queueSettings);
+    return new LocalPipeline(services, options.logger, options);
   }
 
   get config(): Config {
@@ -127,7 +155,7 @@ export class LocalPipeline {
   }
 
   private async http(handler: (request: InstanceType<typeof functions.HttpRequest>, context: Context) => Promise<HttpResponseInit>, name: string, init: { method: string; url: string; params?: Record<string, string> }): Promise<HttpResponseInit> {
-    return handler(new functions.HttpRequest(init), this.context(name));
+    return this.invoke(name, () => handler(new functions.HttpRequest(init), this.context(name)));
   }
 
   /** What POST /api/runs does (the timer calls the same code): starts or resumes a run. */
@@ -142,9 +170,9 @@ export class LocalPipeline {
     return response.status === 200 ? (response.jsonBody as RunView) : undefined;
   }
 
-  /** Pumps both queues until they are empty and nothing is in flight. */
+  /** Pumps every queue until they are all empty and nothing is in flight. */
   async drain(deadlineMs = 120_000): Promise<void> {
-    await drain([this.files, this.summaries], { deadlineMs });
+    await drain(this.pumps, { deadlineMs });
   }
 
   /** One whole pass: start, then pump until the queues are empty. */

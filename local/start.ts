@@ -146,8 +146,7 @@ async function report(pipeline: LocalPipeline, run: RunView, elapsedMs: number):
 
 async function keepRunning(pipeline: LocalPipeline): Promise<void> {
   const schedule = parseSchedule(pipeline.config.export.schedule);
-  pipeline.files.start();
-  pipeline.summaries.start();
+  for (const pump of pipeline.pumps) pump.start();
   const azure = pipeline.services.storage.queueService.url;
   out(`Queues are pumping (${azure}). Timer: "${pipeline.config.export.schedule}" (UTC). Ctrl-C to stop.`);
   const first = await pipeline.start();
@@ -166,7 +165,7 @@ async function keepRunning(pipeline: LocalPipeline): Promise<void> {
       out(`  error ${ensureError(error).message}`);
     }
   }
-  await Promise.all([pipeline.files.stop(), pipeline.summaries.stop()]);
+  await Promise.all(pipeline.pumps.map((pump) => pump.stop()));
 }
 
 function bar(done: number, total: number): string {

@@ -43,6 +43,11 @@ export const QUEUES = {
   summaries: "export-summaries",
 } as const;
 
+/** Where the Functions runtime moves a message that failed maxDequeueCount times: `<queue>-poison`. */
+export function poisonQueueOf(queueName: string): string {
+  return `${queueName}-poison`;
+}
+
 /** The connection name of the queues the triggers listen on (the Functions host storage). */
 export const QUEUE_CONNECTION = SETTINGS.hostStorage;
 

@@ -1,6 +1,6 @@
 import { BlobClient, type BlockBlobClient } from "@azure/storage-blob";
 import { ExportFileError } from "../errors.js";
-import { safeUrl } from "../redact.js";
+import { redact, safeUrl } from "../redact.js";
 
 export interface CopyOptions {
   /** Sources up to this size use one Copy Blob From URL; larger ones Put Block From URL in ranges. */
@@ -30,6 +30,14 @@ function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number }).statusCode;
 }
 
+/** What the storage service or the network said: `409 CannotVerifyCopySource`, `ECONNRESET …`. */
+function said(error: unknown): string {
+  const e = error as { statusCode?: number; code?: string; message?: string };
+  const parts = [e.statusCode, e.code].filter((x) => x !== undefined && x !== "");
+  const text = parts.length > 0 ? parts.join(" ") : `network error: ${(e.message ?? String(error)).split("\n")[0]!.slice(0, 200)}`;
+  return redact(text);
+}
+
 function md5(value: Uint8Array | undefined): string {
   return value ? Buffer.from(value).toString("base64") : "";
 }
@@ -52,7 +60,7 @@ async function sourceProperties(sourceUrl: string, file: string): Promise<Source
     if (status === 404) {
       throw new ExportFileError(`source blob not found (404): ${safeUrl(sourceUrl)}`, file, "SourceMissing", false, { status, cause: error });
     }
-    throw new ExportFileError(`could not read the source's properties (${status ?? "network error"}): ${safeUrl(sourceUrl)}`, file, "SourceUnavailable", true, { status, cause: error });
+    throw new ExportFileError(`could not read the source's properties (${said(error)}): ${safeUrl(sourceUrl)}`, file, "SourceUnavailable", true, { status, cause: error });
   }
 }
 
@@ -117,6 +125,9 @@ export async function copyExportBlob(sourceUrl: string, destination: BlockBlobCl
       await destination.syncCopyFromURL(sourceUrl, {
         metadata: options.metadata,
         sourceConditions: source.etag ? { ifMatch: source.etag } : undefined,
+        // The service checks the bytes it moved against the source's MD5: a verification of the
+        // content itself, which nothing here could do without reading the file.
+        sourceContentMD5: source.contentMD5 ? Buffer.from(source.contentMD5, "base64") : undefined,
       });
     } else {
       await copyInBlocks(sourceUrl, destination, source, options);
@@ -129,7 +140,7 @@ export async function copyExportBlob(sourceUrl: string, destination: BlockBlobCl
     throw new ExportFileError(
       sourceRefused
         ? `source refused the copy (403; the SAS has probably expired): ${safeUrl(sourceUrl)}`
-        : `server-side copy (${method}) failed (${status ?? "network error"}) into ${destination.name}`,
+        : `server-side copy (${method}) failed (${said(error)}) into ${destination.name}`,
       file,
       sourceRefused ? "SourceExpired" : "CopyFailed",
       status === undefined || sourceRefused || status === 408 || status === 409 || status === 412 || status === 429 || status >= 500,
@@ -137,6 +148,17 @@ export async function copyExportBlob(sourceUrl: string, destination: BlockBlobCl
     );
   }
 
+  await verifyCopy(destination, { size: source.size, contentMD5: method === "copy-from-url" ? source.contentMD5 : "" }, file);
+  return { bytes: source.size, contentMD5: source.contentMD5, outcome: "copied", method };
+}
+
+/**
+ * Checks a copy against its source before it is marked copied: its length, and its MD5 when one is
+ * given. NOTE: a block copy is checked by length only: its MD5 property is the one its commit set
+ * from the source, so comparing the two would prove nothing (Put Block From URL has no whole-file
+ * check; Copy Blob From URL had the service check the bytes against the source's MD5).
+ */
+export async function verifyCopy(destination: BlockBlobClient, source: { size: number; contentMD5: string }, file: string): Promise<void> {
   const props = await destination.getProperties();
   if (props.contentLength !== source.size) {
     throw new ExportFileError(`copy of ${destination.name} has ${props.contentLength} bytes, the source ${source.size}`, file, "VerifyFailed", true);
@@ -144,5 +166,4 @@ export async function copyExportBlob(sourceUrl: string, destination: BlockBlobCl
   if (source.contentMD5 && md5(props.contentMD5) !== source.contentMD5) {
     throw new ExportFileError(`copy of ${destination.name} has MD5 ${md5(props.contentMD5) || "(none)"}, the source ${source.contentMD5}`, file, "VerifyFailed", true);
   }
-  return { bytes: source.size, contentMD5: source.contentMD5, outcome: "copied", method };
 }

@@ -15,6 +15,8 @@ export interface SnapshotSummary {
   failedFiles: { file: string; reason: string }[];
   /** Per file: records read and malformed lines, keyed by FileKey. */
   perFile: Record<string, { records: number; malformedLines: number }>;
+  /** Said on the run when set (e.g. the day's rows were left to a newer snapshot). */
+  note?: string;
 }
 
 /** Reads the run's copied files and writes the day's summary rows (summariseRun is the real one). */
@@ -60,14 +62,20 @@ export async function buildSummary(deps: PipelineDeps, body: unknown, summarise:
   }
 
   const files = await deps.runs.listFiles(runId);
-  const copied = files.filter((f) => f.State === "copied");
-  const summary = copied.length > 0 ? await summarise(deps, run.row, files) : emptySummary();
+  const summary = files.some((f) => f.State === "copied") ? await summarise(deps, run.row, files) : emptySummary();
   await deps.checkpoint("summarised");
 
-  const failed = [
-    ...files.filter((f) => f.State !== "copied").map((f) => ({ file: f.FileKey, error: f.LastError || f.State })),
-    ...summary.failedFiles.map((f) => ({ file: f.file, error: f.reason })),
-  ];
+  // A copy that cannot be read (corrupt gzip) is failed on its row too, so that the next trigger copies it again.
+  const unreadable = new Map(summary.failedFiles.map((f) => [f.file, f.reason]));
+  for (const file of files) {
+    const reason = unreadable.get(file.FileKey);
+    if (file.State !== "copied" || reason === undefined) continue;
+    const changes = { State: "failed", LastError: `Unreadable: ${reason}`, UpdatedAt: deps.now().toISOString() } as const;
+    await deps.runs.updateFile(runId, file.FileKey, changes);
+    Object.assign(file, changes);
+  }
+  const copied = files.filter((f) => f.State === "copied");
+  const failed = files.filter((f) => f.State !== "copied").map((f) => ({ file: f.FileKey, error: f.LastError || f.State }));
   const state: RunState = copied.length === 0 ? "failed" : failed.length > 0 ? "partial" : "succeeded";
   const bytes = copied.reduce((sum, f) => sum + f.Bytes, 0);
   const manifest: Manifest = {
@@ -112,6 +120,7 @@ export async function buildSummary(deps: PipelineDeps, body: unknown, summarise:
       MalformedLines: summary.malformedLines,
       Errors: JSON.stringify(failed.slice(0, MAX_ERRORS)),
       Summaries: run.row.Summaries + 1,
+      ...(summary.note ? { Notes: summary.note } : {}),
       FinishedAt: now,
       UpdatedAt: now,
     });

@@ -36,12 +36,14 @@ export async function copyFile(deps: PipelineDeps, body: unknown, delivery: Deli
     return "stale";
   }
 
-  await runs.updateFile(message.runId, message.fileKey, { Attempts: file.Attempts + 1, UpdatedAt: deps.now().toISOString() });
+  // Every later change to the row is made against this version: a duplicate delivery running at the
+  // same moment, or a refresh that failed the file meanwhile, is not overwritten.
+  const etag = await runs.updateFile(message.runId, message.fileKey, { Attempts: file.Attempts + 1, UpdatedAt: deps.now().toISOString() }, stored.etag);
   try {
     validateExportUrl(message.url, { allowLoopback: deps.config.defender.allowLoopback });
   } catch (error) {
     const rejected = new ExportFileError(`URL rejected before any copy: ${ensureError(error).message}`, message.fileKey, "UrlRejected", false, { cause: error });
-    return fail(deps, message, rejected, started);
+    return fail(deps, message, rejected, started, etag);
   }
 
   try {
@@ -50,7 +52,7 @@ export async function copyFile(deps: PipelineDeps, body: unknown, delivery: Deli
       metadata: { runid: message.runId, rbacgroupid: file.RbacGroupId, source: file.SourcePath.slice(0, 1024) },
     });
     await deps.checkpoint("copied");
-    await runs.updateFile(message.runId, message.fileKey, {
+    const marked = await settle(deps, message, etag, {
       State: "copied",
       Bytes: result.bytes,
       ContentMD5: result.contentMD5,
@@ -58,6 +60,7 @@ export async function copyFile(deps: PipelineDeps, body: unknown, delivery: Deli
       CopiedAt: deps.now().toISOString(),
       UpdatedAt: deps.now().toISOString(),
     });
+    if (!marked) return "already-failed";
     await deps.checkpoint("marked");
     logger.info(line("copyExportFile", result.outcome, id, { bytes: result.bytes, method: result.method, attempt: delivery.dequeueCount, elapsedMs: Date.now() - started }));
     await advanceRun(deps, message.runId, "copyExportFile");
@@ -66,30 +69,50 @@ export async function copyFile(deps: PipelineDeps, body: unknown, delivery: Deli
     const failure = error instanceof ExportFileError ? error : new ExportFileError(ensureError(error).message, message.fileKey, "CopyFailed", true, { cause: error });
     if (failure.code === "SourceExpired") return refreshUrls(deps, message, file, started);
     if (failure.retriable && delivery.dequeueCount < delivery.maxDequeueCount) {
-      await runs.updateFile(message.runId, message.fileKey, { LastError: failure.message, UpdatedAt: deps.now().toISOString() });
+      await runs.updateFile(message.runId, message.fileKey, { LastError: failure.message, UpdatedAt: deps.now().toISOString() }, etag).catch((e: unknown) => {
+        if (!(e instanceof ConcurrencyConflict)) throw e;
+      });
       logger.warn(line("copyExportFile", "retrying", id, { attempt: delivery.dequeueCount, code: failure.code, error: failure.message }));
       throw failure;
     }
-    await fail(deps, message, failure, started);
+    await fail(deps, message, failure, started, etag);
     // NOTE: a retriable failure on the last delivery is rethrown so the message lands in the poison queue.
     if (failure.retriable) throw failure;
     return "failed";
   }
 }
 
+/**
+ * Settles this handler's file (copied or failed) if the row is still at `etag`. When another handler
+ * settled it first (a refresh failed it, a duplicate delivery finished it), its verdict stands: the
+ * run moves on with it, and a copy left in the container is found present by the next trigger.
+ */
+async function settle(deps: PipelineDeps, message: FileMessage, etag: string, changes: Partial<FileRow>): Promise<boolean> {
+  try {
+    await deps.runs.updateFile(message.runId, message.fileKey, changes, etag);
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConcurrencyConflict)) throw error;
+  }
+  const now = await deps.runs.getFile(message.runId, message.fileKey);
+  deps.logger.warn(line("copyExportFile", "superseded", `${message.runId}/${message.fileKey}`, { wanted: changes.State, state: now?.row.State }));
+  await advanceRun(deps, message.runId, "copyExportFile");
+  return false;
+}
+
 /** Fails every pending file of the run that is not in `keep` (the snapshot is gone, or the file is). */
 async function failPending(deps: PipelineDeps, message: FileMessage, error: ExportFileError, keep: ReadonlySet<string>, started: number): Promise<"failed"> {
   for (const row of await deps.runs.listFiles(message.runId)) {
     if (row.State !== "pending" || keep.has(row.FileKey)) continue;
-    await deps.runs.updateFile(message.runId, row.FileKey, { State: "failed", LastError: `${error.code}: ${error.message}`, UpdatedAt: deps.now().toISOString() });
-    deps.logger.error(line("copyExportFile", "failed", `${message.runId}/${row.FileKey}`, { code: error.code, error: error.message, elapsedMs: Date.now() - started }));
+    const failed = await deps.runs.updatePendingFile(message.runId, row.FileKey, { State: "failed", LastError: `${error.code}: ${error.message}`, UpdatedAt: deps.now().toISOString() });
+    if (failed) deps.logger.error(line("copyExportFile", "failed", `${message.runId}/${row.FileKey}`, { code: error.code, error: error.message, elapsedMs: Date.now() - started }));
   }
   await advanceRun(deps, message.runId, "copyExportFile");
   return "failed";
 }
 
-async function fail(deps: PipelineDeps, message: FileMessage, error: ExportFileError, started: number): Promise<"failed"> {
-  await deps.runs.updateFile(message.runId, message.fileKey, { State: "failed", LastError: `${error.code}: ${error.message}`, UpdatedAt: deps.now().toISOString() });
+async function fail(deps: PipelineDeps, message: FileMessage, error: ExportFileError, started: number, etag: string): Promise<"failed"> {
+  if (!(await settle(deps, message, etag, { State: "failed", LastError: `${error.code}: ${error.message}`, UpdatedAt: deps.now().toISOString() }))) return "failed";
   deps.logger.error(line("copyExportFile", "failed", `${message.runId}/${message.fileKey}`, { code: error.code, error: error.message, elapsedMs: Date.now() - started }));
   await advanceRun(deps, message.runId, "copyExportFile");
   return "failed";

@@ -1,12 +1,19 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { SETTINGS } from "../config.js";
 import { ensureError } from "../errors.js";
 import { line } from "../log.js";
 import { runIdOf, snapshotPrefix } from "../runs/layout.js";
-import type { FileRow } from "../runs/runStore.js";
+import type { FileRow, RunRow } from "../runs/runStore.js";
 import type { PipelineDeps } from "./deps.js";
 import { advanceRun } from "./fanIn.js";
-import { newRun, type StartResult } from "./startExport.js";
+import { newRun, tendOtherRuns, type StartResult } from "./startExport.js";
+
+/**
+ * A run still `paging` with no page written for this long has lost its host (a page's call takes at
+ * most the retry budget, 5 minutes by default): the next trigger closes it and starts again.
+ */
+export const PAGING_STALE_MS = 15 * 60 * 1000;
 
 /**
  * The JSON method, for smaller tenants or ones that granted only Machine.Read.All: pages of
@@ -29,7 +36,12 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
     deps.logger.info(line("startExport", "skipped", runId, { reason: "a JSON run started this minute already", state: existing.row.State }));
     return { runId, action: existing.row.State === "paging" ? "running" : "finished", state: existing.row.State, files: existing.row.FilesTotal, queued: 0, rejected: 0 };
   }
-  await closeInterruptedRuns(deps, runId);
+  const live = await closeInterruptedRuns(deps, runId);
+  if (live) {
+    deps.logger.info(line("startExport", "skipped", live.RunId, { reason: "a JSON run is paging now", updatedAt: live.UpdatedAt }));
+    return { runId: live.RunId, action: "running", state: live.State, files: live.FilesTotal, queued: 0, rejected: 0 };
+  }
+  await tendOtherRuns(deps, runId);
   const { stored } = await deps.runs.createRun({
     ...newRun(deps, runId, generatedTime, 0),
     Method: "json",
@@ -41,6 +53,7 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
 
   const prefix = snapshotPrefix(generatedTime);
   let pages = 0;
+  let records = 0;
   try {
     for await (const page of deps.defender.deviceAvInfoPages({ pageSize, filter })) {
       const name = `part-${String(page.page - 1).padStart(5, "0")}.json.gz`;
@@ -71,6 +84,7 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
       };
       await deps.runs.addFile(row);
       pages = page.page;
+      records += page.records.length;
       run = await deps.runs.updateRun(runId, run.etag, { FilesTotal: pages, UpdatedAt: deps.now().toISOString() });
       deps.logger.info(line("startExport", "page", runId, { page: page.page, records: page.records.length, bytes: body.length, elapsedMs: Date.now() - started }));
     }
@@ -84,6 +98,18 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
     });
     throw error;
   }
+  if (records === 0) {
+    // Nothing to summarise: an empty answer must not replace the day's rows with zeros.
+    const reason = `deviceavinfo returned no devices${filter ? ` for $filter "${filter}" (${SETTINGS.exportJsonFilter})` : ""}; the day's rows are left as they are`;
+    await deps.runs.updateRun(runId, "*", {
+      State: "failed",
+      Errors: JSON.stringify([{ file: "(deviceavinfo)", error: reason }]),
+      FinishedAt: deps.now().toISOString(),
+      UpdatedAt: deps.now().toISOString(),
+    });
+    deps.logger.error(line("startExport", "failed", runId, { reason }));
+    return { runId, action: "started", state: "failed", files: pages, queued: 0, rejected: 0 };
+  }
 
   await deps.runs.updateRun(runId, run.etag, { State: "copying", FilesTotal: pages, UpdatedAt: deps.now().toISOString() });
   await advanceRun(deps, runId, "startExport");
@@ -92,10 +118,14 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
   return { runId, action: "started", state: final?.row.State ?? "summarising", files: pages, queued: 0, rejected: 0 };
 }
 
-/** A JSON run still paging (its host died mid-way) is closed as failed: this run starts over cleanly. */
-async function closeInterruptedRuns(deps: PipelineDeps, runId: string): Promise<void> {
+/**
+ * A JSON run still paging whose host died mid-way (no page for PAGING_STALE_MS) is closed as failed:
+ * this run starts over cleanly. A run paging now is returned instead: it is not interrupted.
+ */
+async function closeInterruptedRuns(deps: PipelineDeps, runId: string): Promise<RunRow | undefined> {
   for (const run of await deps.runs.listRuns()) {
     if (run.State !== "paging" || run.RunId === runId) continue;
+    if (deps.now().getTime() - Date.parse(run.UpdatedAt) < PAGING_STALE_MS) return run;
     await deps.runs.updateRun(run.RunId, "*", {
       State: "failed",
       Errors: JSON.stringify([{ file: "(deviceavinfo)", error: `interrupted after ${run.FilesTotal} pages; restarted cleanly as run ${runId}` }]),
@@ -104,4 +134,5 @@ async function closeInterruptedRuns(deps: PipelineDeps, runId: string): Promise<
     });
     deps.logger.warn(line("startExport", "interrupted", run.RunId, { pages: run.FilesTotal, restartedAs: runId }));
   }
+  return undefined;
 }

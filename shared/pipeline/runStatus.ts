@@ -20,6 +20,7 @@ export interface RunView {
   createdAt: string;
   finishedAt: string | null;
   summaries: number;
+  passes: number;
   notes: string | null;
 }
 
@@ -48,6 +49,7 @@ function view(run: RunRow, files?: FileRow[]): RunView {
     createdAt: run.CreatedAt,
     finishedAt: run.FinishedAt || null,
     summaries: run.Summaries,
+    passes: run.Passes ?? 1,
     notes: run.Notes ?? null,
   };
 }

@@ -43,7 +43,7 @@ export async function startExport(deps: PipelineDeps, trigger: string): Promise<
     deps.logger.info(line("startExport", verb, runId, { trigger, ...fields, elapsedMs: Date.now() - started }));
 
   let run = await deps.runs.getRun(runId);
-  await closeAbandonedRuns(deps, runId);
+  await tendOtherRuns(deps, runId);
   if (run?.row.State === "succeeded") {
     log("skipped", { reason: "snapshot already summarised", state: run.row.State });
     return { runId, action: "finished", state: run.row.State, files: run.row.FilesTotal, queued: 0, rejected: 0 };
@@ -106,6 +106,7 @@ export function newRun(deps: PipelineDeps, runId: string, generatedTime: string,
     CreatedAt: now,
     UpdatedAt: now,
     Summaries: 0,
+    Passes: 1,
     UrlGeneration: 0,
     RefreshesUsed: 0,
   };
@@ -116,6 +117,7 @@ async function reopen(deps: PipelineDeps, run: Stored<RunRow>, files: number): P
   try {
     return await deps.runs.updateRun(run.row.RunId, run.etag, {
       State: "copying",
+      Passes: (run.row.Passes ?? 1) + 1,
       FilesTotal: Math.max(files, run.row.FilesTotal),
       RefreshesUsed: 0,
       Errors: "[]",
@@ -132,17 +134,24 @@ async function reopen(deps: PipelineDeps, run: Stored<RunRow>, files: number): P
 }
 
 /**
- * An older snapshot's run still copying when its URLs have long expired will never get them back
- * (the export now serves a newer snapshot): its missing files are failed with the reason, and the
- * run is summarised from what it has, so every file ends copied or accounted for.
+ * Other snapshots' runs left between states. One still copying when its URLs have long expired will
+ * never get them back (the export now serves a newer snapshot): its missing files are failed with the
+ * reason, and the run is summarised from what it has, so every file ends copied or accounted for. One
+ * left summarising (its summary lost or failed) is asked for its summary again.
  */
-async function closeAbandonedRuns(deps: PipelineDeps, currentRunId: string): Promise<void> {
+export async function tendOtherRuns(deps: PipelineDeps, currentRunId: string): Promise<void> {
   const expiredBefore = deps.now().getTime() - deps.config.export.sasValidHours * 3600_000;
   for (const run of await deps.runs.listRuns()) {
-    if (run.RunId === currentRunId || run.State !== "copying" || Date.parse(run.UpdatedAt) > expiredBefore) continue;
+    if (run.RunId === currentRunId) continue;
+    if (run.State === "summarising") {
+      const stored = await deps.runs.getRun(run.RunId);
+      if (stored) await reconcileRun(deps, stored, "startExport");
+      continue;
+    }
+    if (run.State !== "copying" || Date.parse(run.UpdatedAt) > expiredBefore) continue;
     for (const file of await deps.runs.listFiles(run.RunId)) {
       if (file.State !== "pending") continue;
-      await deps.runs.updateFile(run.RunId, file.FileKey, {
+      await deps.runs.updatePendingFile(run.RunId, file.FileKey, {
         State: "failed",
         LastError: `Abandoned: not copied before its URLs expired, and the export now serves snapshot ${currentRunId}`,
         UpdatedAt: deps.now().toISOString(),

@@ -35,8 +35,10 @@ export interface RunRow {
   UpdatedAt: string;
   FinishedAt?: string;
   SummaryRequestedAt?: string;
-  /** How many summaries finished for this run: 1 for a finished run, ever. */
+  /** How many summaries finished this run: one per pass, so `Passes` for a finished run, `Passes - 1` otherwise. */
   Summaries: number;
+  /** Times the run was opened for copying: 1, plus one each time a trigger resumed it after it ended. */
+  Passes: number;
   /** The generation of the latest complete set of file messages; messages of an older one are stale. */
   UrlGeneration: number;
   RefreshesUsed: number;
@@ -184,8 +186,31 @@ export class RunStore {
     }
   }
 
-  async updateFile(runId: string, fileKey: string, changes: Partial<FileRow>): Promise<void> {
+  /**
+   * Merges changes into a file row, and returns its new ETag. With `etag`, only if the row is still at
+   * that version: ConcurrencyConflict otherwise (another handler moved the file on meanwhile).
+   */
+  async updateFile(runId: string, fileKey: string, changes: Partial<FileRow>, etag = "*"): Promise<string> {
     if (changes.LastError !== undefined) changes = { ...changes, LastError: redact(changes.LastError).slice(0, 2000) };
-    await this.table.updateEntity(toEntity(runId, fileKey, changes), "Merge");
+    try {
+      return (await this.table.updateEntity(toEntity(runId, fileKey, changes), "Merge", { etag })).etag ?? "";
+    } catch (error) {
+      if (status(error) === 412) throw new ConcurrencyConflict(`file ${runId}/${fileKey} changed meanwhile`);
+      throw error;
+    }
+  }
+
+  /** Merges changes into a file row only while it is `pending`; false when it has been settled meanwhile. */
+  async updatePendingFile(runId: string, fileKey: string, changes: Partial<FileRow>): Promise<boolean> {
+    for (;;) {
+      const file = await this.getFile(runId, fileKey);
+      if (file?.row.State !== "pending") return false;
+      try {
+        await this.updateFile(runId, fileKey, changes, file.etag);
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflict)) throw error;
+      }
+    }
   }
 }

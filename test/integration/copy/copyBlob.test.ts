@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { BlobSASPermissions, BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { copyExportBlob, type CopyOptions } from "../../../shared/copy/copyBlob.js";
+import { copyExportBlob, verifyCopy, type CopyOptions } from "../../../shared/copy/copyBlob.js";
 import { ExportFileError } from "../../../shared/errors.js";
 
 let source: ContainerClient;
@@ -89,5 +89,27 @@ describe("copyExportBlob", () => {
     const expired = await sourceBlob("expired.json.gz", Buffer.from("x"), -1000);
     const error = await expectCopyError(copyExportBlob(expired, destination.getBlockBlobClient("raw/expired"), "expired", options(1024)), "SourceExpired");
     expect(error.retriable).toBe(true);
+  });
+
+  it("refuses to call a copy verified when its length or MD5 is not the source's", async () => {
+    const body = randomBytes(5_000);
+    const dest = destination.getBlockBlobClient("raw/verify.json.gz");
+    await dest.uploadData(body, { blobHTTPHeaders: { blobContentMD5: createHash("md5").update(body).digest() } });
+    const md5 = createHash("md5").update(body).digest("base64");
+    await verifyCopy(dest, { size: body.length, contentMD5: md5 }, "verify");
+    const short = await expectCopyError(verifyCopy(dest, { size: body.length + 1, contentMD5: md5 }, "verify"), "VerifyFailed");
+    expect(short.message).toBe(`copy of raw/verify.json.gz has ${body.length} bytes, the source ${body.length + 1}`);
+    const other = createHash("md5").update("other").digest("base64");
+    const wrong = await expectCopyError(verifyCopy(dest, { size: body.length, contentMD5: other }, "verify"), "VerifyFailed");
+    expect(wrong.message).toBe(`copy of raw/verify.json.gz has MD5 ${md5}, the source ${other}`);
+  });
+
+  it("names what the storage service said when a copy fails", async () => {
+    const url = await sourceBlob("lease.json.gz", randomBytes(2_000));
+    const dest = destination.getBlockBlobClient("raw/leased.json.gz");
+    await dest.uploadData(Buffer.from("held"));
+    await dest.getBlobLeaseClient().acquireLease(60);
+    const error = await expectCopyError(copyExportBlob(url, dest, "leased", options(1024 * 1024)), "CopyFailed");
+    expect(error.message).toMatch(/^server-side copy \(copy-from-url\) failed \(412 LeaseIdMissing\) into raw\/leased.json.gz$/);
   });
 });

@@ -25,6 +25,8 @@ export interface HarnessOptions {
   devices?: number;
   recordsPerFile?: number;
   seed?: number;
+  /** Other generator options (e.g. the snapshot's generatedTime). */
+  dataset?: { generatedTime?: string };
   faults?: Partial<TenantFaults>;
   env?: Record<string, string>;
   checkpoint?: LocalPipelineOptions["checkpoint"];
@@ -38,7 +40,7 @@ export interface HarnessOptions {
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const azurite = inject("azurite");
-  const dataset = generateDataset({ seed: options.seed ?? 7, devices: options.devices ?? 600, recordsPerFile: options.recordsPerFile ?? 100 });
+  const dataset = generateDataset({ seed: options.seed ?? 7, devices: options.devices ?? 600, recordsPerFile: options.recordsPerFile ?? 100, ...options.dataset });
   const local = await startLocalTenant({ exporter: azurite.exporter, dataset, toJsonRecord, rateLimit: { perMinute: 1000, perHour: 1000 } });
   const { tenant } = local;
   Object.assign(tenant.faults, options.faults);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { TableEntityResult } from "@azure/data-tables";
+import { PAGING_STALE_MS } from "../../../shared/pipeline/jsonRun.js";
 import { manifestPath } from "../../../shared/runs/layout.js";
 import { startHarness, type Harness } from "./harness.js";
 
@@ -122,7 +123,7 @@ describe("the JSON method (deviceavinfo pages)", () => {
     expect(first.Errors).toMatch(/paging stopped after 2 pages: host restarted/);
   });
 
-  it("closes a run its host died in (left paging, its own catch never ran) when the next trigger restarts cleanly", async () => {
+  it("leaves a run that is paging alone, and closes one its host died in (no page for 15 minutes) when the next trigger restarts cleanly", async () => {
     let clock = Date.parse("2026-12-02T08:00:00Z");
     let pages = 0;
     let dead = true;
@@ -139,12 +140,39 @@ describe("the JSON method (deviceavinfo pages)", () => {
     const [interrupted] = await h.pipeline.deps.runs.listRuns();
     expect(interrupted?.State).toBe("paging");
     dead = false;
+    // Five minutes on, the run may still be paging: a second trigger leaves it alone.
     clock += 5 * 60_000;
+    expect(await h.pipeline.start()).toMatchObject({ runId: interrupted!.RunId, action: "running", state: "paging" });
+    expect((await h.pipeline.deps.runs.getRun(interrupted!.RunId))?.row.State).toBe("paging");
+    // With no page for longer than a page can take, its host is gone: the next trigger starts over.
+    clock += PAGING_STALE_MS;
     const { start: second, run } = await h.pipeline.runOnce();
     expect(run).toMatchObject({ state: "succeeded", devices: 500, files: { total: 5 } });
     const first = (await h.pipeline.deps.runs.listRuns()).find((r) => r.RunId !== second.runId)!;
     expect(first.RunId).toBe(interrupted!.RunId);
     expect(first.State).toBe("failed");
     expect(first.Errors).toMatch(new RegExp(`interrupted after \\d+ pages; restarted cleanly as run ${second.runId}`));
+  });
+
+  it("fails a run that finds no devices, and leaves the day's rows as they were", async () => {
+    let clock = Date.parse("2026-12-02T08:00:00Z");
+    const now = () => new Date(clock);
+    const h = await start({ devices: 200, env: { EXPORT_METHOD: "json" }, now });
+    expect((await h.pipeline.runOnce()).run).toMatchObject({ state: "succeeded", devices: 200 });
+    const rows = async () => {
+      const seen: unknown[][] = [];
+      for await (const r of h.pipeline.deps.storage.summary.listEntities<Record<string, unknown>>()) seen.push([r.rowKey, r.Devices, r.RunId]);
+      return seen;
+    };
+    const before = await rows();
+    expect(before.length).toBeGreaterThan(10);
+    // An hour on, the same storage, and a filter that matches nothing.
+    clock += 60 * 60_000;
+    const same = { RUNS_TABLE: h.env.RUNS_TABLE!, SUMMARY_TABLE: h.env.SUMMARY_TABLE!, DATA_CONTAINER: h.env.DATA_CONTAINER! };
+    const empty = await start({ devices: 200, now, env: { ...same, EXPORT_METHOD: "json", EXPORT_JSON_FILTER: "osPlatform eq 'NoSuchPlatform'" } });
+    const { run } = await empty.pipeline.runOnce();
+    expect(run).toMatchObject({ state: "failed", summaries: 0 });
+    expect(run!.errors[0]!.error).toMatch(/deviceavinfo returned no devices for \$filter "osPlatform eq 'NoSuchPlatform'" \(EXPORT_JSON_FILTER\); the day's rows are left as they are/);
+    expect(await rows()).toEqual(before);
   });
 });

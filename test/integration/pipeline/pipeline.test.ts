@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { destinationOf, manifestPath } from "../../../shared/runs/layout.js";
 import { encodeMessage } from "../../../shared/storage.js";
 import type { FileMessage } from "../../../shared/pipeline/deps.js";
+import { generateDataset } from "../../../local/simulator/generator.js";
 import { allText, startHarness, type Harness } from "./harness.js";
 
 let harness: Harness | undefined;
@@ -155,6 +156,38 @@ describe("the pipeline on the simulated tenant", () => {
     expect(manifest.failedFiles).toHaveLength(2);
   });
 
+  it("fails a copy that cannot be read (corrupt gzip) on its row, so the next trigger copies it again", async () => {
+    const h = await start({ faults: { truncatedGzip: 1 } });
+    const first = await h.pipeline.runOnce();
+    expect(first.run).toMatchObject({ state: "partial", files: { failed: 1, copied: h.dataset.files.length - 1 } });
+    expect(first.run!.errors).toEqual([{ file: expect.any(String), error: expect.stringMatching(/^Unreadable: Export file ".*" is not valid gzip/) }]);
+    const manifest = JSON.parse((await h.container.getBlockBlobClient(manifestPath(h.dataset.generatedTime)).downloadToBuffer()).toString());
+    expect(manifest.files).toHaveLength(h.dataset.files.length - 1);
+    h.tenant.faults.truncatedGzip = null;
+    const second = await h.pipeline.runOnce();
+    expect(second.start).toMatchObject({ action: "resumed", queued: 1 });
+    expect(second.run).toMatchObject({ state: "succeeded", summaries: 2, passes: 2, records: h.dataset.files.reduce((n, f) => n + f.records, 0) });
+    const copy = await h.container.getBlockBlobClient(destinationOf(h.dataset.generatedTime, h.dataset.files[1]!.path)).downloadToBuffer();
+    expect(copy.equals(h.dataset.files[1]!.body)).toBe(true);
+  });
+
+  it("leaves a day's rows to its newer snapshot when an older one of the same day finishes later", async () => {
+    const h = await start({ dataset: { generatedTime: "2026-12-01T08:00:00Z" } });
+    const newer = await h.pipeline.runOnce();
+    const rowsOf = async () => {
+      const rows: Record<string, unknown>[] = [];
+      for await (const e of h.pipeline.deps.storage.summary.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq '2026-12-01'" } })) rows.push(e);
+      return rows;
+    };
+    const before = await rowsOf();
+    expect(new Set(before.map((r) => r.RunId))).toEqual(new Set([newer.start.runId]));
+    await h.tenant.setDataset(generateDataset({ seed: 8, devices: 300, recordsPerFile: 100, generatedTime: "2026-12-01T02:00:00Z" }));
+    const older = await h.pipeline.runOnce();
+    expect(older.run).toMatchObject({ runId: "20261201T0200Z", state: "succeeded", summaries: 1 });
+    expect(older.run!.notes).toMatch(/rows were left as they are: the newer snapshot 2026-12-01T08:00:00.000Z already summarised 2026-12-01/);
+    expect((await rowsOf()).map((r) => [r.rowKey, r.Devices, r.RunId])).toEqual(before.map((r) => [r.rowKey, r.Devices, r.RunId]));
+  });
+
   it("resumes a half-done run: only the missing files are copied again, with fresh URLs", async () => {
     const h = await start({ faults: { missingBlob: [0, 2] } });
     const first = await h.pipeline.runOnce();
@@ -178,9 +211,47 @@ describe("the pipeline on the simulated tenant", () => {
     const { run } = await h.pipeline.runOnce();
     expect(run).toMatchObject({ state: "failed", files: { failed: h.dataset.files.length } });
     expect(run!.errors[0]!.error).toMatch(/storage keeps dropping the connection/);
-    const poisoned = await h.pipeline.files.poison.peekMessages({ numberOfMessages: 32 });
-    expect(poisoned.peekedMessageItems).toHaveLength(h.dataset.files.length);
     expect(h.pipeline.files.stats.poisoned).toBe(h.dataset.files.length);
+    // The poison queue's function saw each one; the files were failed already by their last delivery.
+    expect(h.pipeline.filesPoisoned.stats.handled).toBe(h.dataset.files.length);
+    expect(h.logger.lines.filter((l) => l.includes("copyExportFilePoisoned ignored"))).toHaveLength(h.dataset.files.length);
+  });
+
+  it("fails a file whose handler died on its last delivery, from the poison queue, so the run ends now", async () => {
+    const h = await start();
+    const started = await h.pipeline.start();
+    const messages = await h.pipeline.files.queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 60 });
+    const dead = messages.receivedMessageItems[0]!;
+    // The runtime moves a message that failed on every delivery; a handler that died recorded nothing.
+    await h.pipeline.files.poison.createIfNotExists();
+    await h.pipeline.files.poison.sendMessage(dead.messageText);
+    await h.pipeline.files.queue.deleteMessage(dead.messageId, dead.popReceipt);
+    await h.pipeline.drain();
+    const run = await h.pipeline.status(started.runId);
+    expect(run).toMatchObject({ state: "partial", summaries: 1, passes: 1, files: { failed: 1, copied: h.dataset.files.length - 1 } });
+    expect(run!.errors[0]!.error).toMatch(/^Poisoned: the copy failed on all 5 deliveries; last error: none recorded/);
+    // The next trigger copies it again.
+    const resumed = await h.pipeline.runOnce();
+    expect(resumed.start).toMatchObject({ action: "resumed", queued: 1 });
+    expect(resumed.run).toMatchObject({ state: "succeeded", summaries: 2, passes: 2 });
+  });
+
+  it("asks again at once for a summary whose message failed on every delivery", async () => {
+    let summaryFails = true;
+    const h = await start({
+      env: { SUMMARY_PARALLELISM: "1" },
+      checkpoint: (step) => {
+        if (step === "summarised" && summaryFails) throw new Error("summary host keeps dying");
+      },
+    });
+    const { start: started, run } = await h.pipeline.runOnce();
+    expect(run).toMatchObject({ state: "summarising", summaries: 0 });
+    expect(h.pipeline.summaries.stats.poisoned).toBe(1);
+    expect(run!.notes).toMatch(/the summary failed on all 5 deliveries/);
+    summaryFails = false;
+    await h.pipeline.status(started.runId); // looking at the run asks for its summary again
+    await h.pipeline.drain();
+    expect(await h.pipeline.status(started.runId)).toMatchObject({ state: "succeeded", summaries: 1 });
   });
 
   it("rejects a message whose URL is outside the allowed hosts before any copy", async () => {
@@ -197,5 +268,102 @@ describe("the pipeline on the simulated tenant", () => {
     expect(row?.row.LastError).toMatch(/UrlRejected/);
     expect(row?.row.LastError).not.toContain("sig=abc");
     expect(await h.container.getBlockBlobClient(file.Destination).exists()).toBe(false);
+  });
+
+  it("copies files over the size threshold in Put Block From URL ranges, end to end, byte-identical", async () => {
+    const h = await start({ env: { COPY_BLOCK_THRESHOLD_BYTES: "1000", COPY_BLOCK_SIZE_BYTES: "4096" } });
+    const { run } = await h.pipeline.runOnce();
+    expect(run).toMatchObject({ state: "succeeded", summaries: 1 });
+    expect(h.logger.lines.filter((l) => /copyExportFile copied .* method=block-from-url/.test(l))).toHaveLength(h.dataset.files.length);
+    for (const file of h.dataset.files) {
+      const copy = h.container.getBlockBlobClient(destinationOf(h.dataset.generatedTime, file.path));
+      expect((await copy.downloadToBuffer()).equals(file.body)).toBe(true);
+      expect((await copy.getBlockList("committed")).committedBlocks?.length).toBe(Math.ceil(file.body.length / 4096));
+    }
+  });
+
+  it.each(["run-recorded", "file-queued", "copied", "marked", "run-advanced", "summarised", "manifest-written"])(
+    "finishes with one summary and nothing copied twice after a crash at %s, by the queue's retries or the next trigger",
+    async (step) => {
+      let crashed = false;
+      let clock = Date.parse("2026-12-01T03:00:00Z");
+      const h = await start({
+        env: { SUMMARY_PARALLELISM: "1" },
+        now: () => new Date(clock),
+        checkpoint: (at) => {
+          if (at === step && !crashed) {
+            crashed = true;
+            throw new Error(`host died at ${step}`);
+          }
+        },
+      });
+      await h.pipeline.start().catch(() => undefined);
+      await h.pipeline.drain();
+      expect(crashed).toBe(true);
+      // The next trigger (a summary lost between the fan-in and its message is asked for again).
+      clock += 60 * 60_000;
+      const { run } = await h.pipeline.runOnce();
+      expect(run).toMatchObject({ state: "succeeded", summaries: 1, passes: 1, files: { copied: h.dataset.files.length } });
+      expect(h.logger.lines.filter((l) => l.includes("buildSummary succeeded"))).toHaveLength(1);
+      const copies = h.logger.lines.flatMap((l) => /copyExportFile copied "([^"]+)"/.exec(l)?.[1] ?? []);
+      expect(copies.length).toBeGreaterThanOrEqual(h.dataset.files.length - 1);
+      expect(new Set(copies).size).toBe(copies.length);
+      for (const file of h.dataset.files) {
+        expect((await h.container.getBlockBlobClient(destinationOf(h.dataset.generatedTime, file.path)).downloadToBuffer()).equals(file.body)).toBe(true);
+      }
+    },
+  );
+
+  it("drops a message of an older URL generation without copying", async () => {
+    const h = await start();
+    const started = await h.pipeline.start();
+    const file = (await h.pipeline.deps.runs.listFiles(started.runId))[0]!;
+    const [message] = (await h.pipeline.files.queue.receiveMessages({ numberOfMessages: 1 })).receivedMessageItems;
+    await h.pipeline.files.queue.clearMessages();
+    // A refresh has queued the files again under generation 2: this message's URL may have expired.
+    await h.pipeline.deps.runs.updateRun(started.runId, "*", { UrlGeneration: 2 });
+    await h.pipeline.files.queue.sendMessage(message!.messageText);
+    await h.pipeline.files.pumpOnce();
+    expect(h.logger.lines.filter((l) => /copyExportFile stale ".*" generation=1 current=2/.test(l))).toHaveLength(1);
+    expect((await h.pipeline.deps.runs.getFile(started.runId, file.FileKey))?.row).toMatchObject({ State: "pending", Attempts: 0 });
+    expect(await h.container.getBlockBlobClient(file.Destination).exists()).toBe(false);
+  });
+
+  it("closes an older snapshot's run whose URLs expired when a newer snapshot starts, failing its missing files as Abandoned", async () => {
+    let clock = Date.parse("2026-12-01T03:00:00Z");
+    const h = await start({ now: () => new Date(clock) });
+    const old = await h.pipeline.start();
+    await h.pipeline.files.pumpOnce(); // some files copied, then the host went away for good
+    await h.pipeline.files.queue.clearMessages();
+    const copied = (await h.pipeline.deps.runs.listFiles(old.runId)).filter((f) => f.State === "copied").length;
+    expect(copied).toBeGreaterThan(0);
+    expect(copied).toBeLessThan(h.dataset.files.length);
+    clock += 7 * 60 * 60_000; // past EXPORT_SAS_VALID_HOURS
+    await h.tenant.setDataset(generateDataset({ seed: 8, devices: 200, recordsPerFile: 100, generatedTime: "2026-12-01T09:00:00Z" }));
+    const { start: next, run } = await h.pipeline.runOnce();
+    expect(run).toMatchObject({ runId: "20261201T0900Z", state: "succeeded" });
+    const closed = await h.pipeline.status(old.runId);
+    expect(closed).toMatchObject({ state: "partial", summaries: 1, files: { copied, failed: h.dataset.files.length - copied } });
+    expect(closed!.errors.every((e) => e.error.startsWith(`Abandoned: not copied before its URLs expired, and the export now serves snapshot ${next.runId}`))).toBe(true);
+  });
+
+  it("asks again for the summary of another snapshot's run left summarising, when the next trigger comes", async () => {
+    let clock = Date.parse("2026-12-01T03:00:00Z");
+    let lost = true;
+    const h = await start({
+      now: () => new Date(clock),
+      checkpoint: (step) => {
+        if (step === "run-advanced" && lost) {
+          lost = false;
+          throw new Error("host died between the fan-in and its message");
+        }
+      },
+    });
+    const old = await h.pipeline.runOnce();
+    expect(old.run).toMatchObject({ state: "summarising", summaries: 0 });
+    clock += 24 * 60 * 60_000;
+    await h.tenant.setDataset(generateDataset({ seed: 8, devices: 200, recordsPerFile: 100, generatedTime: "2026-12-02T02:00:00Z" }));
+    await h.pipeline.runOnce();
+    expect(await h.pipeline.status(old.start.runId)).toMatchObject({ state: "succeeded", summaries: 1 });
   });
 });
