@@ -4,7 +4,7 @@ import { DefenderClient, type DefenderClientOptions } from "./defender/client.js
 import type { Logger } from "./log.js";
 import type { PipelineDeps } from "./pipeline/deps.js";
 import { RunStore } from "./runs/runStore.js";
-import { createStorageClients, ensureStorage, type StorageClients } from "./storage.js";
+import { createStorageClients, ensureStorage, type StorageClientOptions, type StorageClients } from "./storage.js";
 
 /** The long-lived part of the pipeline's dependencies: built once per process from the settings. */
 export interface AppServices {
@@ -25,11 +25,13 @@ export interface ServiceOptions {
   defender?: Partial<DefenderClientOptions>;
   /** E.g. `{ tlsOptions: { ca } }` for the simulator's self-signed authority. */
   credential?: DefenderCredentialOptions;
+  /** The chaos run's crash injection and quicker storage retries. */
+  storage?: StorageClientOptions;
 }
 
 /** Builds the services from a configuration and creates the containers, tables and queues if missing. */
 export async function createServices(config: Config, options: ServiceOptions = {}): Promise<AppServices> {
-  const storage = createStorageClients(config, options.queueNames ?? QUEUES);
+  const storage = createStorageClients(config, options.queueNames ?? QUEUES, options.storage);
   await ensureStorage(storage);
   const defender = new DefenderClient({
     apiBaseUrl: config.defender.apiBaseUrl,

@@ -12,6 +12,11 @@ export interface SimulatedExportFile {
   body: Buffer;
   /** Records (non-blank, well-formed lines) in the file. */
   records: number;
+  /**
+   * The canonical record of each of those lines, in file order: what a correct reader makes of them
+   * (a device's older record in another group's file included). Tests recount files against it.
+   */
+  truth: DeviceHealthRecord[];
   /** Lines deliberately malformed by a fault switch (0 normally). */
   malformedLines: number;
 }

@@ -147,7 +147,7 @@ export function applyFileFaults(
   let truncatedGzipFile: string | null = null;
   if (faults.emptyFile) {
     const i = take("emptyFile");
-    files[i] = { ...files[i]!, body: Buffer.alloc(0), records: 0, malformedLines: 0 };
+    files[i] = { ...files[i]!, body: Buffer.alloc(0), records: 0, truth: [], malformedLines: 0 };
     emptyFile = files[i]!.path;
   }
   if (faults.truncatedGzipFile) {
@@ -248,6 +248,7 @@ export function fillerDataset(options: FillerOptions): SimulatedDataset {
       rbacGroupId: groupId,
       body: shared.subarray(start, start + options.bytesPerFile),
       records: 0,
+      truth: [],
       malformedLines: 0,
     });
   }
@@ -738,6 +739,7 @@ function renderFile(renderer: FileRenderer, plan: FilePlan): SimulatedExportFile
     rbacGroupId: plan.group.id,
     body,
     records: plan.rows.length,
+    truth: plan.rows.map((row) => row.rec),
     malformedLines: plan.malformed,
   };
 }

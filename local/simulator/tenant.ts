@@ -43,6 +43,11 @@ export interface TenantOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Initial `faults.seed`. Default 1. */
   seed?: number;
+  /**
+   * The exporter account's blob endpoint as the app reaches it, for the SAS URLs (e.g. a proxy in
+   * front of Azurite). Default: the account's own endpoint.
+   */
+  exportUrlBase?: string;
   /** Serve HTTPS with this certificate instead of HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** One line per answer (method, path, status; never a query string or a token). Default silent. */
@@ -60,6 +65,8 @@ export interface TenantCounters {
   deviceAvInfoCalls: number;
   /** deviceavinfo pages answered 200. */
   deviceAvInfoServed: number;
+  /** Answers delayed by `faults.slowMs`. */
+  slowed: number;
   /** 429s, from the rate limiters and from `faults.throttle`. */
   throttled: number;
   serverErrors: number;
@@ -96,6 +103,8 @@ export interface SimulatedTenant {
   applyBlobFaults(): Promise<void>;
   /** Forgets every issued token: API calls answer 401 until a new one is fetched. */
   revokeTokens(): void;
+  /** The client secret and every token issued so far: what must never appear in the app's logs or state. */
+  secrets(): string[];
   /** Stops the server and deletes the containers it created. */
   close(): Promise<void>;
 }
@@ -143,7 +152,7 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
   const tenantId = options.tenantId ?? randomUUID();
   const clientId = options.clientId ?? randomUUID();
   const clientSecret = options.clientSecret ?? randomBytes(30).toString("base64url");
-  const storage = new ExportStorage(options.exporter);
+  const storage = new ExportStorage(options.exporter, options.exportUrlBase);
   const tokens = new TokenStore(now);
   const limiters = {
     export: new RateLimiter(options.rateLimit ?? { perMinute: 5, perHour: 20 }, now),
@@ -154,7 +163,7 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
   let randomSeed = faults.seed;
   const counters: TenantCounters = {
     requests: 0, tokenCalls: 0, tokensIssued: 0, exportCalls: 0, exportServed: 0, deviceAvInfoCalls: 0,
-    deviceAvInfoServed: 0, throttled: 0, serverErrors: 0, resets: 0, unauthorized: 0, badRequests: 0,
+    deviceAvInfoServed: 0, slowed: 0, throttled: 0, serverErrors: 0, resets: 0, unauthorized: 0, badRequests: 0,
   };
   let current: CurrentSnapshot | undefined;
   const containers: string[] = [];
@@ -172,7 +181,10 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
   /** Waits `slowMs`, then the answer of the per-call fault that fires for this call ("reset": no answer at all). */
   async function injectedFault(endpoint: FaultEndpoint): Promise<Answer | "reset" | undefined> {
     if (!faults.appliesTo.includes(endpoint)) return undefined;
-    if (faults.slowMs > 0) await sleep(faults.slowMs);
+    if (faults.slowMs > 0) {
+      counters.slowed++;
+      await sleep(faults.slowMs);
+    }
     if (faults.seed !== randomSeed) {
       randomSeed = faults.seed;
       random = seededRandom(faults.seed);
@@ -424,6 +436,7 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
       if (current !== undefined) await storage.reconcile(current, faults);
     },
     revokeTokens: () => tokens.revokeAll(),
+    secrets: () => [clientSecret, ...tokens.issued],
     async close() {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
         server.close(() => resolve());

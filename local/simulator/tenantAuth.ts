@@ -26,11 +26,14 @@ const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Opaque bearer tokens, each valid until its expiry on the tenant's clock. */
 export class TokenStore {
   private readonly tokens = new Map<string, number>();
+  /** Every token ever issued, revoked or expired ones included (what must never leak into the app's output). */
+  readonly issued: string[] = [];
   constructor(private readonly now: () => number) {}
 
   issue(lifetimeSeconds: number): string {
     const token = randomBytes(32).toString("base64url");
     this.tokens.set(token, this.now() + lifetimeSeconds * 1000);
+    this.issued.push(token);
     return token;
   }
 

@@ -37,7 +37,8 @@ export class ExportStorage {
   private readonly credential: StorageSharedKeyCredential;
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(account: AzuriteAccount) {
+  /** `urlBase`: the account's blob endpoint as SAS URLs name it (default: the one it is reached at). */
+  constructor(account: AzuriteAccount, private readonly urlBase?: string) {
     this.service = BlobServiceClient.fromConnectionString(account.connectionString);
     this.credential = new StorageSharedKeyCredential(account.name, account.key);
   }
@@ -80,7 +81,7 @@ export class ExportStorage {
 
   /** Read-only SAS URLs, one per file, in the dataset's order. */
   sasUrls(snapshot: Snapshot, expiresOn: Date): string[] {
-    const client = this.service.getContainerClient(snapshot.container);
+    const containerUrl = `${this.urlBase ?? this.service.url.replace(/\/$/, "")}/${snapshot.container}`;
     return snapshot.dataset.files.map((file) => {
       const sas = generateBlobSASQueryParameters(
         {
@@ -92,7 +93,7 @@ export class ExportStorage {
         },
         this.credential,
       );
-      return `${client.url}/${blobUrlPath(file.path)}?${sas.toString()}`;
+      return `${containerUrl}/${blobUrlPath(file.path)}?${sas.toString()}`;
     });
   }
 
@@ -118,7 +119,7 @@ function blobFaultsFor(faults: TenantFaults, index: number, path: string): BlobF
 /** The file as served with these faults (malformed lines are added before any truncation). */
 export function alter(file: SimulatedExportFile, kinds: readonly BlobFaultKind[]): ServedExportFile {
   if (kinds.includes("missing") || kinds.includes("empty")) {
-    return { ...file, body: Buffer.alloc(0), records: 0, malformedLines: 0, faults: [...kinds] };
+    return { ...file, body: Buffer.alloc(0), records: 0, truth: [], malformedLines: 0, faults: [...kinds] };
   }
   let { body, malformedLines } = file;
   if (kinds.includes("malformed")) {

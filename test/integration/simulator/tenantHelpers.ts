@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import type { DeviceHealthRecord, OsKind } from "../../../shared/health/record.js";
 import type { SimulatedDataset, SimulatedExportFile } from "../../../local/simulator/dataset.js";
 import type { SimulatedTenant } from "../../../local/simulator/tenant.js";
+import { toFileRecord } from "../../../local/simulator/generator.js";
 
 const PLATFORMS: readonly [string, OsKind][] = [["Windows11", "windows"], ["Windows10", "windows"], ["Linux", "linux"], ["macOS", "mac"]];
 const GROUPS: readonly [number, string][] = [[412, "Servers-EU"], [7, "Laptops"], [99, "Kiosks"]];
@@ -45,14 +46,14 @@ export function device(i: number): DeviceHealthRecord {
 export function tinyDataset(count: number, generatedTime = "2026-12-01T02:00:00Z"): SimulatedDataset {
   const devices = Array.from({ length: count }, (_, i) => device(i));
   const files: SimulatedExportFile[] = GROUPS.map(([groupId], part) => {
-    const lines = devices
-      .filter((d) => d.rbacGroupId === groupId)
-      .map((d) => JSON.stringify({ DeviceId: d.machineId, DeviceName: d.computerDnsName, RbacGroupId: groupId }));
+    const truth = devices.filter((d) => d.rbacGroupId === groupId);
+    const lines = truth.map(toFileRecord);
     return {
       path: `2026-12-01/0200/InfoGatheringExport/json/OrgId=org-1/_RbacGroupId=${groupId}/part-0000${part}-c0ffee.c000.json.gz`,
       rbacGroupId: groupId,
       body: gzipSync(Buffer.from(lines.map((l) => `${l}\n`).join(""), "utf8")),
       records: lines.length,
+      truth,
       malformedLines: 0,
     };
   });
