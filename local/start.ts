@@ -15,7 +15,7 @@ import type { Logger } from "../shared/log.js";
 import type { RunView } from "../shared/pipeline/runStatus.js";
 import { startAzurite, type RunningAzurite } from "./azurite.js";
 import { LocalPipeline, simulatorSettings, startLocalTenant, type LocalTenant } from "./localPipeline.js";
-import { nextOccurrence, parseSchedule } from "./ncrontab.js";
+import { nextOccurrence, parseSchedule } from "../shared/ncrontab.js";
 import { generateDataset, toJsonRecord } from "./simulator/generator.js";
 
 const { values: args } = parseArgs({

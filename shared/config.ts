@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { ConfigError, type SettingProblem } from "./errors.js";
+import { parseSchedule } from "./ncrontab.js";
 
 /**
  * Every setting the app reads, in one place. `infra/` sets exactly these names (a test checks it),
@@ -261,8 +262,6 @@ const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 const TENANT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9.-]+\.[a-z]{2,})$/i;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** NCRONTAB with seconds, as the Functions timer trigger takes it: six fields. */
-const NCRONTAB = /^\S+(\s+\S+){5}$/;
 
 /**
  * Reads and checks every setting. Throws one ConfigError that names every bad or missing setting,
@@ -310,7 +309,11 @@ export function loadConfig(env: Env = process.env): Config {
 
   const method = r.oneOf<ExportMethod>(S.exportMethod, ["files", "json", "auto"], "files");
   const schedule = r.raw(S.exportSchedule) ?? "0 30 3 * * *";
-  if (!NCRONTAB.test(schedule)) r.fail(S.exportSchedule, `is "${schedule}"`, 'an NCRONTAB expression with six fields, e.g. "0 30 3 * * *" (daily at 03:30 UTC)');
+  try {
+    parseSchedule(schedule);
+  } catch (error) {
+    r.fail(S.exportSchedule, `is "${schedule}" (${(error as Error).message.replace(/^schedule "[^"]*":? ?/, "")})`, 'an NCRONTAB expression with six fields, e.g. "0 30 3 * * *" (daily at 03:30 UTC)');
+  }
 
   const data = r.connection(S.dataStorage);
   const queues = r.connection(S.hostStorage);

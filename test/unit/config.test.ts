@@ -69,6 +69,8 @@ describe("loadConfig", () => {
     [{ DEFENDER_MANAGED_IDENTITY_CLIENT_ID: "abc" }, SETTINGS.defenderManagedIdentityClientId],
     [{ EXPORT_METHOD: "csv" }, SETTINGS.exportMethod],
     [{ EXPORT_SCHEDULE: "every day" }, SETTINGS.exportSchedule],
+    [{ EXPORT_SCHEDULE: "0 61 3 * * *" }, SETTINGS.exportSchedule],
+    [{ EXPORT_SCHEDULE: "a b c d e f" }, SETTINGS.exportSchedule],
     [{ EXPORT_SAS_VALID_HOURS: "0" }, SETTINGS.exportSasValidHours],
     [{ EXPORT_SAS_VALID_HOURS: "6.5" }, SETTINGS.exportSasValidHours],
     [{ EXPORT_JSON_PAGE_SIZE: "20000" }, SETTINGS.exportJsonPageSize],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nextOccurrence, parseSchedule } from "../../local/ncrontab.js";
+import { nextOccurrence, parseSchedule } from "../../shared/ncrontab.js";
 
 const next = (expr: string, after: string) => nextOccurrence(parseSchedule(expr), new Date(after)).toISOString();
 
@@ -17,7 +17,14 @@ describe("NCRONTAB schedules", () => {
     expect(next("0 0 0 1 1,7 *", "2026-12-03T00:00:00Z")).toBe("2027-01-01T00:00:00.000Z");
   });
 
-  it.each(["0 30 3 * *", "0 61 3 * * *", "x 30 3 * * *", "0 30 3 * * 8", "0 30 5-3 * * *"])("rejects %s", (expr) => {
+  it("understands month and day names, and 7 as Sunday, as the Functions runtime does", () => {
+    expect(next("0 0 6 * * Mon-Fri", "2026-12-05T00:00:00Z")).toBe("2026-12-07T06:00:00.000Z"); // Saturday → Monday
+    expect(next("0 0 6 * * sun", "2026-12-03T00:00:00Z")).toBe("2026-12-06T06:00:00.000Z");
+    expect(next("0 0 6 * * 7", "2026-12-03T00:00:00Z")).toBe("2026-12-06T06:00:00.000Z");
+    expect(next("0 0 0 1 Jan,Jul *", "2026-12-03T00:00:00Z")).toBe("2027-01-01T00:00:00.000Z");
+  });
+
+  it.each(["0 30 3 * *", "0 61 3 * * *", "x 30 3 * * *", "0 30 3 * * 8", "0 30 5-3 * * *", "0 30 3 * * Funday", "a b c d e f"])("rejects %s", (expr) => {
     expect(() => parseSchedule(expr)).toThrow(/schedule/);
   });
 });
