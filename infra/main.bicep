@@ -111,6 +111,60 @@ param exportMethod string = 'files'
 param exportSchedule string = '0 30 3 * * *'
 
 // ---------------------------------------------------------------------------------------------
+// Tunables: one parameter per app setting, with shared/config.ts's default and range (a test
+// compares them). The app settings are replaced as a whole on each deployment: change them here
+// (main.parameters.json / azd env), not in the portal.
+// ---------------------------------------------------------------------------------------------
+
+@minValue(1)
+@maxValue(3600)
+@description('Total seconds one Defender API call may spend retrying (app setting DEFENDER_RETRY_BUDGET_SECONDS).')
+param defenderRetryBudgetSeconds int = 300
+
+@minValue(1)
+@maxValue(24)
+@description('sasValidHours asked of the export API (app setting EXPORT_SAS_VALID_HOURS).')
+param exportSasValidHours int = 6
+
+@minValue(0)
+@maxValue(10)
+@description('Export re-calls per run to refresh expired SAS URLs (app setting EXPORT_URL_REFRESH_BUDGET).')
+param exportUrlRefreshBudget int = 2
+
+@description('OData $filter passed to deviceavinfo by the JSON method (app setting EXPORT_JSON_FILTER). Empty: no filter.')
+param exportJsonFilter string = ''
+
+@minValue(1)
+@maxValue(10000)
+@description('$top of each deviceavinfo page for the JSON method (app setting EXPORT_JSON_PAGE_SIZE).')
+param exportJsonPageSize int = 10000
+
+@minValue(1)
+@maxValue(268435456)
+@description('Files above this size are copied as parallel Put Block From URL ranges; at most 256 MiB, Copy Blob From URL\'s limit (app setting COPY_BLOCK_THRESHOLD_BYTES).')
+param copyBlockThresholdBytes int = 268435456
+
+@minValue(1)
+@maxValue(4194304000)
+@description('Block size of a large copy (app setting COPY_BLOCK_SIZE_BYTES).')
+param copyBlockSizeBytes int = 104857600
+
+@minValue(1)
+@maxValue(64)
+@description('Blocks copied at once in a large copy (app setting COPY_CONCURRENCY).')
+param copyConcurrency int = 8
+
+@minValue(0)
+@maxValue(64)
+@description('Files the summary reads at once (app setting SUMMARY_PARALLELISM). 0: the instance size\'s cores (1 for 512 and 2048 MB, 2 for 4096 MB).')
+param summaryParallelism int = 0
+
+@minValue(0)
+@maxValue(10000)
+@description('Malformed lines kept as a sample per run (app setting QUARANTINE_SAMPLE_LINES).')
+param quarantineSampleLines int = 100
+
+// ---------------------------------------------------------------------------------------------
 // Monitoring
 // ---------------------------------------------------------------------------------------------
 
@@ -167,6 +221,19 @@ var defenderApiBaseUrls = {
   gcchigh: 'https://api-gov.securitycenter.microsoft.us'
   dod: 'https://api-gov.securitycenter.microsoft.us'
 }
+// Same values as CLOUDS[cloud].authorityHost and .scope in shared/config.ts (a test compares them).
+var defenderAuthorityHosts = {
+  public: 'https://login.microsoftonline.com'
+  gcc: 'https://login.microsoftonline.com'
+  gcchigh: 'https://login.microsoftonline.us'
+  dod: 'https://login.microsoftonline.us'
+}
+var defenderScopes = {
+  public: 'https://api.securitycenter.microsoft.com/.default'
+  gcc: 'https://api-gcc.securitycenter.microsoft.us/.default'
+  gcchigh: 'https://api-gov.securitycenter.microsoft.us/.default'
+  dod: 'https://api-gov.securitycenter.microsoft.us/.default'
+}
 var regionalApiBaseUrl = 'https://${defenderApiRegion}.api.security.microsoft.com'
 var derivedDefenderApiBaseUrl = defenderCloud == 'public' && !empty(defenderApiRegion) ? regionalApiBaseUrl : defenderApiBaseUrls[defenderCloud]
 var resolvedDefenderApiBaseUrl = !empty(defenderApiBaseUrl) ? defenderApiBaseUrl : derivedDefenderApiBaseUrl
@@ -176,6 +243,15 @@ var credentialSecretName = !empty(keyVaultSecretName) ? keyVaultSecretName : def
 var keyVaultUri = 'https://${keyVaultName}${environment().suffixes.keyvaultDns}/'
 // A Key Vault reference, resolved by the platform with the user-assigned identity; never the value.
 var defenderCredentialReference = useKeyVault ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${credentialSecretName}/)' : ''
+
+// Flex Consumption's documented cores per instance size (512 MB has a quarter core: one thread).
+// NOTE: the code's default, os.availableParallelism(), may count CPUs the instance's quota does not give it.
+var instanceCores = {
+  '512': 1
+  '2048': 1
+  '4096': 2
+}
+var resolvedSummaryParallelism = summaryParallelism > 0 ? summaryParallelism : instanceCores[string(instanceMemoryMB)]
 
 // ---------------------------------------------------------------------------------------------
 // Resources
@@ -283,10 +359,22 @@ module api 'app/api.bicep' = {
     exportSchedule: exportSchedule
     defenderCloud: defenderCloud
     defenderApiBaseUrl: resolvedDefenderApiBaseUrl
+    defenderAuthorityHost: defenderAuthorityHosts[defenderCloud]
+    defenderScope: defenderScopes[defenderCloud]
+    defenderRetryBudgetSeconds: defenderRetryBudgetSeconds
     defenderAuth: defenderAuth
     defenderTenantId: empty(defenderTenantId) ? tenant().tenantId : defenderTenantId
     defenderClientId: defenderClientId
     defenderCredentialReference: defenderCredentialReference
+    exportSasValidHours: exportSasValidHours
+    exportUrlRefreshBudget: exportUrlRefreshBudget
+    exportJsonFilter: exportJsonFilter
+    exportJsonPageSize: exportJsonPageSize
+    copyBlockThresholdBytes: copyBlockThresholdBytes
+    copyBlockSizeBytes: copyBlockSizeBytes
+    copyConcurrency: copyConcurrency
+    summaryParallelism: resolvedSummaryParallelism
+    quarantineSampleLines: quarantineSampleLines
   }
 }
 

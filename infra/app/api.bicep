@@ -1,6 +1,8 @@
 // The Function App on Flex Consumption (FC1), Node.js, user-assigned identity, identity-based
 // connections only. App settings: exactly the names shared/config.ts reads (SETTINGS) plus the
 // Functions runtime's own (test/infra/bicep.test.ts checks the block between the markers).
+// NOTE: the 'appsettings' resource replaces the whole set on each deployment, as in the azd
+// templates: a setting changed by hand in the portal is reset by the next `azd up`.
 param name string
 param planName string
 param location string = resourceGroup().location
@@ -23,11 +25,24 @@ param exportMethod string
 param exportSchedule string
 param defenderCloud string
 param defenderApiBaseUrl string
+param defenderAuthorityHost string
+param defenderScope string
+param defenderRetryBudgetSeconds int
 param defenderAuth string
 param defenderTenantId string
 param defenderClientId string
 @description('Key Vault reference (@Microsoft.KeyVault(SecretUri=...)) for DEFENDER_CLIENT_SECRET or DEFENDER_CLIENT_CERTIFICATE; empty otherwise.')
 param defenderCredentialReference string = ''
+param exportSasValidHours int
+param exportUrlRefreshBudget int
+@description('Empty: no filter (shared/config.ts reads an empty setting as unset).')
+param exportJsonFilter string
+param exportJsonPageSize int
+param copyBlockThresholdBytes int
+param copyBlockSizeBytes int
+param copyConcurrency int
+param summaryParallelism int
+param quarantineSampleLines int
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
@@ -60,8 +75,20 @@ var appSettings = {
   EXPORT_SCHEDULE: exportSchedule
   DEFENDER_CLOUD: defenderCloud
   DEFENDER_API_BASE_URL: defenderApiBaseUrl
+  DEFENDER_AUTHORITY_HOST: defenderAuthorityHost
+  DEFENDER_SCOPE: defenderScope
+  DEFENDER_RETRY_BUDGET_SECONDS: string(defenderRetryBudgetSeconds)
   DEFENDER_AUTH: defenderAuth
   DEFENDER_MANAGED_IDENTITY_CLIENT_ID: identityClientId
+  EXPORT_SAS_VALID_HOURS: string(exportSasValidHours)
+  EXPORT_URL_REFRESH_BUDGET: string(exportUrlRefreshBudget)
+  EXPORT_JSON_FILTER: exportJsonFilter
+  EXPORT_JSON_PAGE_SIZE: string(exportJsonPageSize)
+  COPY_BLOCK_THRESHOLD_BYTES: string(copyBlockThresholdBytes)
+  COPY_BLOCK_SIZE_BYTES: string(copyBlockSizeBytes)
+  COPY_CONCURRENCY: string(copyConcurrency)
+  SUMMARY_PARALLELISM: string(summaryParallelism)
+  QUARANTINE_SAMPLE_LINES: string(quarantineSampleLines)
 }
 
 // An app registration (workload identity federation, certificate or secret) instead of the identity.

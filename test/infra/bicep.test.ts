@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CLOUDS, loadConfig, SETTINGS } from "../../shared/config.js";
+import { CLOUDS, type Config, loadConfig, poisonQueueOf, QUEUES, SETTINGS } from "../../shared/config.js";
 
 // NOTE: there is no Bicep compiler here, so these tests read the templates as text. They are the
 // contract between infra/ and the code: setting names, roles, and what must never be deployed.
@@ -110,6 +110,8 @@ function allowedValues(text: string, param: string): string[] {
   if (!m) throw new Error(`param ${param} has no @allowed list`);
   return [...m[1]!.matchAll(/'([^']*)'/g)].map((v) => v[1]!);
 }
+
+type SettingName = (typeof SETTINGS)[keyof typeof SETTINGS];
 
 const main = bicepFile("infra/main.bicep");
 const api = bicepFile("infra/app/api.bicep");
@@ -289,13 +291,66 @@ describe("infra: app settings are exactly the names the code reads", () => {
   const connection = (prefix: string) =>
     ["blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId", "accountName"].map((s) => `${prefix}__${s}`);
   const RUNTIME = ["APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"];
+
+  // How infra/ sets each name of SETTINGS, one entry per name (the type makes tsc fail on a new
+  // setting until it is classified here). The rule the tests below enforce:
+  // - param: an app setting from that parameter of infra/main.bicep, whose default (and the fallback
+  //   in main.parameters.json, under the setting's own name) is the code's default, read from
+  //   loadConfig() with only the required settings; its @minValue/@maxValue are the code's range.
+  // - derived: an app setting computed in main.bicep the way the code derives it; each has its own test.
+  // - identity: a connection, set only in its identity-based form (NAME__…), never as NAME (a
+  //   connection string carries an account key).
+  // - notSet: the allow-list of names deliberately not set in Azure, each with its reason.
+  type How = { param: string; codeDefault: (c: Config) => string } | { derived: string } | { identity: true } | { notSet: string };
+  const param = (name: string, codeDefault: (c: Config) => string): How => ({ param: name, codeDefault });
+  const derived = (how: string): How => ({ derived: how });
+  const S = SETTINGS;
+  const AZURE = {
+    [S.defenderCloud]: param("defenderCloud", (c) => c.defender.cloud),
+    [S.defenderApiBaseUrl]: derived("per cloud (and API region), as CLOUDS[cloud].apiBaseUrl"),
+    [S.defenderAuth]: param("defenderAuth", (c) => c.defender.credential.auth),
+    [S.defenderTenantId]: derived("the parameter, or this subscription's tenant; app registration modes only"),
+    [S.defenderClientId]: derived("the parameter, which has no default (the app registration's id); app registration modes only"),
+    [S.defenderManagedIdentityClientId]: derived("the user-assigned identity's client id"),
+    [S.defenderClientSecret]: derived("a Key Vault reference; secret mode only"),
+    [S.defenderClientCertificate]: derived("a Key Vault reference; certificate mode only"),
+    [S.defenderAuthorityHost]: derived("per cloud, as CLOUDS[cloud].authorityHost"),
+    [S.defenderScope]: derived("per cloud, as CLOUDS[cloud].scope"),
+    [S.defenderRetryBudgetSeconds]: param("defenderRetryBudgetSeconds", (c) => String(c.defender.retryBudgetMs / 1000)),
+    [S.exportMethod]: param("exportMethod", (c) => c.export.method),
+    [S.exportSchedule]: param("exportSchedule", (c) => c.export.schedule),
+    [S.exportSasValidHours]: param("exportSasValidHours", (c) => String(c.export.sasValidHours)),
+    [S.exportUrlRefreshBudget]: param("exportUrlRefreshBudget", (c) => String(c.export.urlRefreshBudget)),
+    // No default in the code: the parameter's '' is what the code reads as unset.
+    [S.exportJsonFilter]: param("exportJsonFilter", (c) => c.export.jsonFilter ?? ""),
+    [S.exportJsonPageSize]: param("exportJsonPageSize", (c) => String(c.export.jsonPageSize)),
+    [S.dataStorage]: { identity: true },
+    [S.hostStorage]: { identity: true },
+    [S.dataContainer]: param("dataContainerName", (c) => c.storage.container),
+    [S.runsTable]: param("runsTableName", (c) => c.storage.runsTable),
+    [S.summaryTable]: param("summaryTableName", (c) => c.storage.summaryTable),
+    [S.copyBlockThresholdBytes]: param("copyBlockThresholdBytes", (c) => String(c.copy.blockThresholdBytes)),
+    [S.copyBlockSizeBytes]: param("copyBlockSizeBytes", (c) => String(c.copy.blockSizeBytes)),
+    [S.copyConcurrency]: param("copyConcurrency", (c) => String(c.copy.concurrency)),
+    // The code's default is the cores Node sees, which depends on the machine: main.bicep sets the
+    // instance size's documented cores instead (parameter summaryParallelism = 0).
+    [S.summaryParallelism]: derived("the instance size's cores, or the parameter when above 0"),
+    [S.quarantineSampleLines]: param("quarantineSampleLines", (c) => String(c.summary.quarantineSampleLines)),
+    // The allow-list: never set in Azure.
+    [S.defenderAllowLoopback]: { notSet: "the local simulator's switch: its default, false, is the only right value in Azure" },
+    [S.defenderClientCertificatePath]: {
+      notSet: "a file path, which does not exist on a Flex Consumption instance: the certificate comes from Key Vault as DEFENDER_CLIENT_CERTIFICATE",
+    },
+  } satisfies Record<SettingName, How>;
+  const entries = Object.entries(AZURE) as Array<[SettingName, How]>;
+  const notSet = entries.flatMap(([name, how]) => ("notSet" in how ? [name] : []));
+  const identity = entries.flatMap(([name, how]) => ("identity" in how ? [name] : []));
+  const params = entries.flatMap(([setting, how]) => ("param" in how ? [[how.param, setting, how] as const] : []));
+
   const NEVER = [
     // Connection strings carry account keys: identity-based settings only.
-    SETTINGS.hostStorage,
-    SETTINGS.dataStorage,
-    // The local simulator's switch, and a file path that does not exist in Azure.
-    SETTINGS.defenderAllowLoopback,
-    SETTINGS.defenderClientCertificatePath,
+    ...identity,
+    ...notSet,
     // Not supported on Flex Consumption (the runtime and version live in functionAppConfig).
     "FUNCTIONS_EXTENSION_VERSION",
     "FUNCTIONS_WORKER_RUNTIME",
@@ -322,20 +377,6 @@ describe("infra: app settings are exactly the names the code reads", () => {
     `${SETTINGS.dataStorage}__tableServiceUri`,
     `${SETTINGS.dataStorage}__credential`,
     `${SETTINGS.dataStorage}__clientId`,
-    SETTINGS.dataContainer,
-    SETTINGS.runsTable,
-    SETTINGS.summaryTable,
-    SETTINGS.exportMethod,
-    SETTINGS.exportSchedule,
-    SETTINGS.defenderCloud,
-    SETTINGS.defenderApiBaseUrl,
-    SETTINGS.defenderAuth,
-    SETTINGS.defenderManagedIdentityClientId,
-    // Set only in the modes that need them, but the template must know them.
-    SETTINGS.defenderTenantId,
-    SETTINGS.defenderClientId,
-    SETTINGS.defenderClientSecret,
-    SETTINGS.defenderClientCertificate,
     ...RUNTIME,
   ];
 
@@ -356,7 +397,25 @@ describe("infra: app settings are exactly the names the code reads", () => {
     }
   });
 
-  it("sets every setting the code needs in Azure", () => {
+  it("says how infra/ sets each name shared/config.ts reads", () => {
+    expect(Object.keys(AZURE).sort()).toEqual(Object.values(SETTINGS).sort());
+    for (const [name, how] of entries) {
+      if ("notSet" in how) expect(how.notSet.length, `${name}: the reason it is not set`).toBeGreaterThan(20);
+    }
+  });
+
+  it.each(entries.map(([name, how]) => [name, how] as const))("%s is set in Azure unless allow-listed with a reason", (name, how) => {
+    if ("notSet" in how) {
+      expect(settings.has(name), `${name} is on the not-set list (${how.notSet})`).toBe(false);
+    } else if ("identity" in how) {
+      expect(settings.has(name), `${name} as a connection string`).toBe(false);
+      expect(settings.get(`${name}__credential`), `${name}__credential`).toBe("'managedidentity'");
+    } else {
+      expect(settings.has(name), `${name} is not set by infra/app/api.bicep: set it, or allow-list it with a reason`).toBe(true);
+    }
+  });
+
+  it("sets every setting the runtime needs in Azure", () => {
     for (const key of REQUIRED) expect(settings.has(key), `${key} is not set`).toBe(true);
   });
 
@@ -377,41 +436,93 @@ describe("infra: app settings are exactly the names the code reads", () => {
     expect(api.text).toMatch(/keyVaultReferenceIdentity:\s*identityId/);
   });
 
-  // The parameter behind each setting has the code's own default (shared/config.ts).
-  const defaults = loadConfig({ [SETTINGS.dataStorage]: "UseDevelopmentStorage=true", [SETTINGS.hostStorage]: "UseDevelopmentStorage=true" });
-  const PARAMS: Array<[param: string, setting: string, codeDefault: string]> = [
-    ["dataContainerName", SETTINGS.dataContainer, defaults.storage.container],
-    ["runsTableName", SETTINGS.runsTable, defaults.storage.runsTable],
-    ["summaryTableName", SETTINGS.summaryTable, defaults.storage.summaryTable],
-    ["exportSchedule", SETTINGS.exportSchedule, defaults.export.schedule],
-    ["exportMethod", SETTINGS.exportMethod, defaults.export.method],
-    ["defenderAuth", SETTINGS.defenderAuth, defaults.defender.credential.auth],
-    ["defenderCloud", SETTINGS.defenderCloud, defaults.defender.cloud],
-  ];
+  // The code's defaults, as it applies them with only the required settings present.
+  const base = { [SETTINGS.dataStorage]: "UseDevelopmentStorage=true", [SETTINGS.hostStorage]: "UseDevelopmentStorage=true" };
+  const defaults = loadConfig(base);
+  const mainDefaults = paramDefaults(main.text);
   const parameterFile = JSON.parse(read(join(infraDir, "main.parameters.json"))) as { parameters: Record<string, { value?: unknown }> };
 
-  it.each(PARAMS)("param %s (%s) defaults to the code's default", (param, setting, codeDefault) => {
-    expect(unquote(paramDefaults(main.text).get(param)), `infra/main.bicep param ${param}`).toBe(codeDefault);
-    expect(settings.get(setting), `${setting} comes from param ${param}`).toBe(param);
+  it.each(params)("param %s (%s) defaults to the code's default", (param, setting, how) => {
+    const codeDefault = how.codeDefault(defaults);
+    const bicepDefault = unquote(mainDefaults.get(param));
+    expect(bicepDefault, `infra/main.bicep param ${param}`).toBe(codeDefault);
+    expect(loadConfig({ ...base, [setting]: bicepDefault }), `${setting}=${bicepDefault} reads as the default`).toEqual(defaults);
+    expect([param, `string(${param})`], `${setting} comes from param ${param}`).toContain(settings.get(setting));
     expect(main.text).toMatch(new RegExp(String.raw`\b${param}:\s*${param}\b`));
+    // azd: ${VAR} or ${VAR=<default>}, VAR the setting's own name; unset, VAR gives its default ('' without one).
     const value = parameterFile.parameters[param]?.value;
-    if (typeof value === "string" && value.startsWith("${")) {
-      const fallback = /^\$\{\w+=(.*)\}$/.exec(value)?.[1];
-      expect(fallback, `infra/main.parameters.json ${param}: \${VAR=<default>} keeps the default when VAR is unset`).toBe(codeDefault);
-    }
+    const m = typeof value === "string" ? /^\$\{(\w+)(?:=(.*))?\}$/.exec(value) : null;
+    expect(m?.[1], `infra/main.parameters.json ${param}: "\${${setting}=<default>}"`).toBe(setting);
+    expect(m?.[2] ?? "", `infra/main.parameters.json ${param}: the fallback is the code's default`).toBe(codeDefault);
   });
 
-  it("derives the API base URL per cloud exactly as shared/config.ts does", () => {
+  /** `@minValue(n)` / `@maxValue(n)` of a param of main.bicep. */
+  function bounds(param: string): { min?: number; max?: number } {
+    const decorators = new RegExp(String.raw`((?:^@[^\n]*\n)*)param\s+${param}\b`, "m").exec(main.text)?.[1] ?? "";
+    const value = (name: string) => {
+      const m = new RegExp(String.raw`@${name}\((-?\d+)\)`).exec(decorators);
+      return m ? Number(m[1]) : undefined;
+    };
+    return { min: value("minValue"), max: value("maxValue") };
+  }
+
+  const intParams = params.filter(([param]) => /^-?\d+$/.test(mainDefaults.get(param) ?? ""));
+  it.each(intParams)("param %s (%s) offers exactly the code's range", (param, setting) => {
+    const { min, max } = bounds(param);
+    expect(min, `@minValue on ${param}`).toBeDefined();
+    expect(max, `@maxValue on ${param}`).toBeDefined();
+    const load = (n: number) => () => loadConfig({ ...base, [setting]: String(n) });
+    expect(load(min!), `${setting}=${min}`).not.toThrow();
+    expect(load(max!), `${setting}=${max}`).not.toThrow();
+    expect(load(min! - 1), `${setting}=${min! - 1} is refused by the code, so the template must refuse it too`).toThrow();
+    expect(load(max! + 1), `${setting}=${max! + 1} is refused by the code, so the template must refuse it too`).toThrow();
+  });
+
+  it("derives the API base URL, authority host and scope per cloud exactly as shared/config.ts does", () => {
     expect(allowedValues(main.text, "defenderCloud").sort()).toEqual(Object.keys(CLOUDS).sort());
-    const urls = blockFrom(main.text, main.text.indexOf("var defenderApiBaseUrls"));
-    for (const [cloud, { apiBaseUrl }] of Object.entries(CLOUDS)) {
-      expect(urls).toMatch(new RegExp(String.raw`\b${cloud}:\s*'${apiBaseUrl.replaceAll(".", "\\.")}'`));
+    const maps = [
+      ["defenderApiBaseUrls", "apiBaseUrl"],
+      ["defenderAuthorityHosts", "authorityHost"],
+      ["defenderScopes", "scope"],
+    ] as const;
+    for (const [map, key] of maps) {
+      const values = blockFrom(main.text, main.text.indexOf(`var ${map} =`));
+      for (const cloud of Object.keys(CLOUDS) as Array<keyof typeof CLOUDS>) {
+        const derived = loadConfig({ ...base, [SETTINGS.defenderCloud]: cloud }).defender;
+        const expected = key === "apiBaseUrl" ? derived.apiBaseUrl : derived.credential[key];
+        expect(expected).toBe(CLOUDS[cloud][key]);
+        expect(values, `${map}.${cloud}`).toMatch(new RegExp(String.raw`\b${cloud}:\s*'${expected.replaceAll(".", "\\.")}'`));
+      }
     }
     expect(main.text).toMatch(/'https:\/\/\$\{defenderApiRegion\}\.api\.security\.microsoft\.com'/);
+    expect(main.text).toMatch(/\bdefenderAuthorityHost:\s*defenderAuthorityHosts\[defenderCloud\]/);
+    expect(main.text).toMatch(/\bdefenderScope:\s*defenderScopes\[defenderCloud\]/);
+    expect(settings.get(SETTINGS.defenderApiBaseUrl)).toBe("defenderApiBaseUrl");
+    expect(settings.get(SETTINGS.defenderAuthorityHost)).toBe("defenderAuthorityHost");
+    expect(settings.get(SETTINGS.defenderScope)).toBe("defenderScope");
+  });
+
+  it("sets SUMMARY_PARALLELISM to the instance size's cores unless the parameter says otherwise", () => {
+    expect(mainDefaults.get("summaryParallelism"), "0: derived from instanceMemoryMB").toBe("0");
+    expect(bounds("summaryParallelism")).toEqual({ min: 0, max: 64 });
+    expect(() => loadConfig({ ...base, [SETTINGS.summaryParallelism]: "64" })).not.toThrow();
+    expect(() => loadConfig({ ...base, [SETTINGS.summaryParallelism]: "65" })).toThrow();
+    expect(main.text).toMatch(
+      /var resolvedSummaryParallelism = summaryParallelism > 0 \? summaryParallelism : instanceCores\[string\(instanceMemoryMB\)\]/,
+    );
+    expect(main.text).toMatch(/\bsummaryParallelism:\s*resolvedSummaryParallelism\b/);
+    expect(settings.get(SETTINGS.summaryParallelism)).toBe("string(summaryParallelism)");
+    const sizes = /@allowed\(\[([^\]]*)\]\)\s*(?:@\w+\([^\n]*\)\s*)*param\s+instanceMemoryMB\b/.exec(main.text)?.[1]?.split(",").map((s) => s.trim());
+    const cores = new Map(
+      [...blockFrom(main.text, main.text.indexOf("var instanceCores =")).matchAll(/'(\d+)':\s*(\d+)/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect([...cores.keys()].sort(), "a core count for every allowed instanceMemoryMB").toEqual([...(sizes ?? [])].sort());
+    for (const [size, n] of cores) {
+      expect(loadConfig({ ...base, [SETTINGS.summaryParallelism]: n }).summary.parallelism, `${size} MB`).toBe(Number(n));
+    }
   });
 
   it("offers only values the code accepts", () => {
-    const base = { [SETTINGS.dataStorage]: "UseDevelopmentStorage=true", [SETTINGS.hostStorage]: "UseDevelopmentStorage=true" };
     const appRegistration = {
       [SETTINGS.defenderTenantId]: "00000000-0000-0000-0000-000000000001",
       [SETTINGS.defenderClientId]: "00000000-0000-0000-0000-000000000002",
@@ -431,6 +542,12 @@ describe("infra: app settings are exactly the names the code reads", () => {
     }
   });
 
+  it("creates the queues the code listens on, and their poison queues, in the host storage account", () => {
+    const names = [...(/^var hostQueueNames = \[([^\]]*)\]/m.exec(main.text)?.[1] ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+    const expected = Object.values(QUEUES).flatMap((q) => [q, poisonQueueOf(q)]);
+    expect(names.sort()).toEqual(expected.sort());
+  });
+
   it("sets every setting the functions' bindings name (%NAME% expressions, connections)", () => {
     const sources = filesUnder(functionsDir, ".ts").map(read).join("\n");
     const expressions = [...sources.matchAll(/%(\w+)%|%\$\{SETTINGS\.(\w+)\}%/g)].map((m) => m[1] ?? SETTINGS[m[2] as keyof typeof SETTINGS]);
@@ -446,8 +563,8 @@ describe("infra: app settings are exactly the names the code reads", () => {
 
 describe("infra: no secret in a template, a parameter or an output", () => {
   const SECRETISH = /key|secret|password|passwd|connectionstring|connection_string|sas|token|credential|certificate/i;
-  // Names of things, not the things: fooSecretName, keyVaultUri, clientId...
-  const A_NAME = /(name|names|uri|url|id|enabled|type|version|group)$/i;
+  // Names of things, not the things: fooSecretName, keyVaultUri, clientId...; and quantities (exportSasValidHours).
+  const A_NAME = /(name|names|uri|url|id|enabled|type|version|group|hours|days|seconds|bytes|count)$/i;
   const withoutVaultWord = (s: string) => s.replace(/key_?vault/gi, "");
 
   it("never calls listKeys() or another list*() that returns keys or SAS tokens", () => {
