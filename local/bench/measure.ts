@@ -20,13 +20,15 @@ export function peakRss(): number {
 }
 
 /**
- * Runs a bench worker (a TypeScript file beside this one) in its own Node process, so that its
- * bytes read and peak memory are its own, and returns the JSON it prints last. `prefix` runs it
- * under another command (taskset, to pin it to one core).
+ * Runs a bench worker in its own Node process, so that its bytes read and peak memory are its own,
+ * and returns the JSON it prints last: a TypeScript file beside this one (through the tsx loader), or
+ * a built one (an absolute path to a .js file, run by Node alone: no loader thread, no code
+ * transformed on load). `prefix` runs it under another command (taskset, to pin it to one core).
  */
 export async function runWorker<T>(file: string, env: Record<string, string>, args: string[] = [], prefix: string[] = []): Promise<T> {
-  const script = fileURLToPath(new URL(file, import.meta.url));
-  const command = [...prefix, process.execPath, "--import", "tsx", script, ...args];
+  const command = file.endsWith(".js")
+    ? [...prefix, process.execPath, file, ...args]
+    : [...prefix, process.execPath, "--import", "tsx", fileURLToPath(new URL(file, import.meta.url)), ...args];
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],

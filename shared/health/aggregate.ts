@@ -113,6 +113,29 @@ const MODE_MEASURE: Readonly<Record<string, number>> = {
   PassiveAudit: M.ModePassiveAudit,
 };
 const OS_KINDS = ["windows", "linux", "mac", "other"] as const;
+/** The mode measures, in the order of a device's mode index. */
+const MODES = [M.ModeActive, M.ModePassive, M.ModeDisabled, M.ModeOther, M.ModeEDRBlocked, M.ModePassiveAudit];
+
+// Every measure of a device follows from three small codes: its three up-to-date states (27 codes), its
+// mode and staleness (6 × 3), its two scan failures (4). A dimension value counts its devices per code
+// (three increments a device, where counting measures took up to ten), and its measures are summed
+// from those counts once (CODE_MEASURES: the measures a device with each code counts in).
+const STATES = 27;
+const MODE_STALENESS = STATES + MODES.length * 3;
+const CODES = MODE_STALENESS + 4;
+const CODE_MEASURES: number[][] = Array.from({ length: CODES }, (_, code) => {
+  if (code < STATES) {
+    const [signature, engine, platform] = [Math.floor(code / 9), Math.floor(code / 3) % 3, code % 3];
+    const measures = [M.Devices, M.SignatureUpToDateTrue + signature, M.EngineUpToDateTrue + engine, M.PlatformUpToDateTrue + platform];
+    return code === 0 ? [...measures, M.FullyUpToDate] : measures;
+  }
+  if (code < MODE_STALENESS) {
+    const staleness = (code - STATES) % 3;
+    return [MODES[Math.floor((code - STATES) / 3)]!, ...(staleness >= 1 ? [M.Stale7d] : []), ...(staleness === 2 ? [M.Stale30d] : [])];
+  }
+  const failures = code - MODE_STALENESS;
+  return [...(failures & 2 ? [M.QuickScanFailures] : []), ...(failures & 1 ? [M.FullScanFailures] : [])];
+});
 const D = Object.fromEntries(DIMENSIONS.map((d, i) => [d, i])) as Record<Dimension, number>;
 
 /**
@@ -123,40 +146,36 @@ export function aggregateDevices(devices: DeviceSet, snapshot: SnapshotInfo): Su
   const generated = parseTime(snapshot.generatedTime);
   if (Number.isNaN(generated)) throw new Error(`generatedTime "${snapshot.generatedTime}" is not an ISO 8601 time.`);
   const values = devices.values;
-  // Per dimension, accumulators indexed by a small key: value id + 1 (0 = null), or a bucket index.
+  // Per dimension, the counts per code (see CODES) of each small key: value id + 1 (0 = null), or a bucket index.
   const accumulators: Array<Array<Int32Array | undefined>> = DIMENSIONS.map(() => []);
   const osKindKey = new Map<number, number>();
-  const modeMeasure = new Map<number, number>();
-  const hits = new Int32Array(MEASURES.length);
+  const modeIndex = new Map<number, number>();
   const keys = new Int32Array(DIMENSIONS.length);
+  let state = 0;
+  let modeStaleness = 0;
+  let failures = 0;
 
-  const count = (key: number, dimension: number, n: number): void => {
+  const count = (key: number, dimension: number): void => {
     const byKey = accumulators[dimension]!;
     let acc = byKey[key];
-    if (acc === undefined) byKey[key] = acc = new Int32Array(MEASURES.length);
-    for (let i = 0; i < n; i++) acc[hits[i]!]!++;
+    if (acc === undefined) byKey[key] = acc = new Int32Array(CODES);
+    acc[state]!++;
+    acc[modeStaleness]!++;
+    acc[failures]!++;
   };
 
-  accumulators[D.all]![0] = new Int32Array(MEASURES.length);
+  accumulators[D.all]![0] = new Int32Array(CODES);
   devices.forEach((d) => {
-    let n = 0;
-    hits[n++] = M.Devices;
-    hits[n++] = M.SignatureUpToDateTrue + d.signatureUpToDate;
-    hits[n++] = M.EngineUpToDateTrue + d.engineUpToDate;
-    hits[n++] = M.PlatformUpToDateTrue + d.platformUpToDate;
-    if (d.signatureUpToDate === 0 && d.engineUpToDate === 0 && d.platformUpToDate === 0) hits[n++] = M.FullyUpToDate;
-    let mode = modeMeasure.get(d.avMode);
+    state = d.signatureUpToDate * 9 + d.engineUpToDate * 3 + d.platformUpToDate;
+    let mode = modeIndex.get(d.avMode);
     if (mode === undefined) {
-      mode = MODE_MEASURE[AV_MODES[values.value(d.avMode) ?? ""] ?? ""] ?? M.ModeOther;
-      modeMeasure.set(d.avMode, mode);
+      mode = MODES.indexOf(MODE_MEASURE[AV_MODES[values.value(d.avMode) ?? ""] ?? ""] ?? M.ModeOther);
+      modeIndex.set(d.avMode, mode);
     }
-    hits[n++] = mode;
     const seen = lastSeenBucket(d.lastSeenTime, generated);
-    // Buckets 2.. are "7-30d", ">30d", "unknown"; 3.. are ">30d", "unknown".
-    if (seen >= 2) hits[n++] = M.Stale7d;
-    if (seen >= 3) hits[n++] = M.Stale30d;
-    if (d.quickScanFailed) hits[n++] = M.QuickScanFailures;
-    if (d.fullScanFailed) hits[n++] = M.FullScanFailures;
+    // Buckets 2.. are "7-30d", ">30d", "unknown" (Stale7d); 3.. are ">30d", "unknown" (Stale30d too).
+    modeStaleness = STATES + mode * 3 + (seen >= 3 ? 2 : seen === 2 ? 1 : 0);
+    failures = MODE_STALENESS + (d.quickScanFailed ? 2 : 0) + (d.fullScanFailed ? 1 : 0);
 
     let kind = osKindKey.get(d.osPlatform);
     if (kind === undefined) {
@@ -176,7 +195,7 @@ export function aggregateDevices(devices: DeviceSet, snapshot: SnapshotInfo): Su
     keys[D.avPlatformVersion] = d.avPlatformVersion + 1;
     keys[D.quickScanResult] = d.quickScanResult + 1;
     keys[D.fullScanResult] = d.fullScanResult + 1;
-    for (let dim = 0; dim < DIMENSIONS.length; dim++) count(keys[dim]!, dim, n);
+    for (let dim = 0; dim < DIMENSIONS.length; dim++) count(keys[dim]!, dim);
   });
 
   const text = (key: number): string => values.value(key - 1) ?? NONE;
@@ -220,7 +239,9 @@ export function aggregateDevices(devices: DeviceSet, snapshot: SnapshotInfo): Su
         };
         byLabel.set(value, row);
       }
-      MEASURES.forEach((m, i) => (row.measures[m] += acc[i]!));
+      acc.forEach((devices, code) => {
+        for (const i of CODE_MEASURES[code]!) row.measures[MEASURES[i]!] += devices;
+      });
     });
     rows.push(...[...byLabel.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)));
   });

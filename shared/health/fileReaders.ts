@@ -11,25 +11,39 @@ export interface FileRead {
 }
 
 /**
- * Reads one export file at a time into a snapshot's DeviceSet: the file's devices are merged only
- * once it is read to its end, so a failed file (ExportFileError) leaves no trace in the counts.
+ * Reads one export file at a time into a snapshot's DeviceSet: the file's devices count only once it
+ * is read to its end, so a failed file (ExportFileError) leaves no trace in the counts.
  */
 export interface FileReader {
   read(source: Readable, file: string, into: DeviceSet, options: ReadOptions): Promise<FileRead>;
   close(): Promise<void>;
 }
 
-/** The reader of a summary with `parallelism` files at a time: in this thread for 1, a worker thread each above. */
-export function fileReader(parallelism: number): FileReader {
-  return parallelism > 1 ? new ThreadReader() : new InProcessReader();
+/**
+ * The reader `index` of a summary that reads several files at a time: the first reads in this thread,
+ * each other one in a worker thread of its own. NOTE: this thread only moves compressed bytes to the
+ * workers and merges what they send, so it has the time to read files too; measured on 2 cores (1 M
+ * devices), one worker and this thread beat two workers by ~20% in time and ~90 MiB in peak memory.
+ */
+export function fileReader(index: number): FileReader {
+  return index === 0 ? new InProcessReader() : new ThreadReader();
 }
 
+/**
+ * Reads straight into the snapshot's set, taking a failed file's records back (DeviceSet.rollback);
+ * what worker threads send meanwhile is merged once the file is done (see DeviceSet.mergeData).
+ */
 class InProcessReader implements FileReader {
   async read(source: Readable, file: string, into: DeviceSet, options: ReadOptions): Promise<FileRead> {
-    const own = new DeviceSet(into.values);
-    const result = await readRecordFile(source, file, own, options);
-    into.merge(own);
-    return { result, devices: own.size };
+    into.checkpoint();
+    let result: FileReadResult;
+    try {
+      result = await readRecordFile(source, file, into, options);
+    } catch (error) {
+      into.rollback();
+      throw error;
+    }
+    return { result, devices: into.commit() };
   }
 
   async close(): Promise<void> {}

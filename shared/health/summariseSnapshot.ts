@@ -17,7 +17,7 @@ export interface SummariseOptions {
   /** The snapshot's generatedTime (ISO 8601); ages and buckets are measured from it. */
   generatedTime: string;
   runId: string;
-  /** Files read at the same time, each in a worker thread of its own when more than 1 (settings: summary.parallelism). */
+  /** Files read at the same time: one in this thread, each other in a worker thread of its own (settings: summary.parallelism). */
   parallelism: number;
   /** Malformed lines kept for quarantine, over all files (settings: summary.quarantineSampleLines). */
   quarantineSampleLines: number;
@@ -127,8 +127,8 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
   const queue = iterate(options.files);
   let broken = false;
   const parallelism = Math.max(1, options.parallelism);
-  const work = async (): Promise<void> => {
-    const reader = fileReader(parallelism);
+  const work = async (index: number): Promise<void> => {
+    const reader = fileReader(index);
     try {
       while (!broken) {
         const next = await queue.next();
@@ -144,7 +144,7 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
       await reader.close();
     }
   };
-  await Promise.all(Array.from({ length: parallelism }, work));
+  await Promise.all(Array.from({ length: parallelism }, (_, index) => work(index)));
 
   stats.devices = devices.size;
   stats.duplicates = devices.duplicates;

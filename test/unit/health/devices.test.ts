@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DeviceSet, isScanFailure, parseGroupKey, groupKey, parseTime, ValueTable } from "../../../shared/health/devices.js";
+import { DeviceSet, DEVICES_PER_PAGE, isScanFailure, parseGroupKey, groupKey, parseTime, ValueTable } from "../../../shared/health/devices.js";
 import type { DeviceHealthRecord } from "../../../shared/health/record.js";
 import { canonical, resolved } from "./fixtures.js";
 
@@ -67,17 +67,34 @@ describe("DeviceSet", () => {
     });
   });
 
-  it("holds 84 bytes per device, its 40-hex-digit machineId included, and no string per device", () => {
+  it("holds 64 bytes per device, its 40-hex-digit machineId included, and no string per device", () => {
     const hex = (i: number) => i.toString(16).padStart(40, "0");
-    const set = setOf(Array.from({ length: 4096 }, (_, i) => canonical({ machineId: hex(i * 7919) })));
-    const data = set.data();
-    expect(data.named).toEqual([]);
-    // 64 bytes of summary (10 Int32 + 3 Float64) and 20 of id (5 Int32)...
-    expect((data.ints.byteLength + data.times.byteLength + data.words.byteLength) / set.size).toBe(84);
-    // ...plus the hash table (at most half full) and growth slack: under 2x in all.
-    expect(set.packedBytes / set.size).toBeLessThan(2 * 92);
+    const set = setOf(Array.from({ length: 40_000 }, (_, i) => canonical({ machineId: hex(i * 7919) })));
+    expect(set.data().named).toEqual([]);
+    // 44 bytes of summary (10 Uint16 + 3 Float64) and 20 of id (5 Int32), in pages (at most one not
+    // full, never a doubled copy), plus the hash table (4 bytes a slot, at most 4 slots a device just
+    // after it grows).
+    expect(set.packedBytes).toBeLessThanOrEqual((set.size + DEVICES_PER_PAGE) * 64 + set.size * 16);
     expect(set.get(hex(7919 * 5))).toBeDefined();
     expect(set.get(hex(1))).toBeUndefined();
+  });
+
+  it("keeps value ids past what 16 bits hold", () => {
+    const values = new ValueTable();
+    for (let i = 0; i < 70_000; i++) values.id(`v${i}`);
+    const records = [
+      canonical({ machineId: "a", osPlatform: "Linux", avSignatureVersion: "v69999", dataRefreshTimestamp: "2026-12-01T01:00:00Z" }),
+      canonical({ machineId: "b", osPlatform: "v65533", avEngineVersion: "v65534" }),
+      canonical({ machineId: "a", osPlatform: "macOS", avSignatureVersion: "v3", dataRefreshTimestamp: "2026-12-01T02:00:00Z" }),
+      canonical({ machineId: "c", avPlatformVersion: "v65535", cloudProtectionState: "v1" }),
+    ];
+    const set = setOf(records, values);
+    expect(resolved(set, "a")).toMatchObject({ osPlatform: "macOS", avSignatureVersion: "v3" });
+    expect(resolved(set, "b")).toMatchObject({ osPlatform: "v65533", avEngineVersion: "v65534" });
+    expect(resolved(set, "c")).toMatchObject({ avPlatformVersion: "v65535", cloudProtectionState: "v1" });
+    const copy = new DeviceSet(values);
+    copy.mergeData(set.data(), values);
+    for (const id of ["a", "b", "c"]) expect(resolved(copy, id)).toEqual(resolved(set, id));
   });
 
   it("merges sets built from other files into the same answer as one set, also across value tables", () => {
@@ -94,6 +111,33 @@ describe("DeviceSet", () => {
     expect(merged.size).toBe(whole.size);
     expect(merged.duplicates).toBe(whole.duplicates);
     for (const id of ["a", "b", "c"]) expect(resolved(merged, id)).toEqual(resolved(whole, id));
+  });
+
+  it("takes back everything added since a checkpoint, and counts a file's distinct devices on commit", () => {
+    const before = [canonical({ machineId: "a", osPlatform: "Linux" }), canonical({ machineId: "f".repeat(40) })];
+    const file = [
+      canonical({ machineId: "a", dataRefreshTimestamp: "2026-12-01T05:00:00Z", osPlatform: "macOS" }),
+      canonical({ machineId: "a", dataRefreshTimestamp: "2026-12-01T06:00:00Z", osPlatform: "Windows11" }),
+      canonical({ machineId: "b" }),
+      canonical({ machineId: "e".repeat(40) }),
+    ];
+    const set = setOf(before);
+    const expected = { size: set.size, duplicates: set.duplicates, a: resolved(set, "a") };
+    set.checkpoint();
+    for (const r of file) set.add(r);
+    set.rollback();
+    expect({ size: set.size, duplicates: set.duplicates, a: resolved(set, "a") }).toEqual(expected);
+    expect(set.get("b")).toBeUndefined();
+    expect(set.get("e".repeat(40))).toBeUndefined();
+    expect(set.get("f".repeat(40))).toBeDefined();
+
+    set.checkpoint();
+    for (const r of file) set.add(r);
+    expect(set.commit()).toBe(3);
+    const whole = setOf([...before, ...file]);
+    expect(set.size).toBe(whole.size);
+    expect(set.duplicates).toBe(whole.duplicates);
+    for (const id of ["a", "b", "e".repeat(40), "f".repeat(40)]) expect(resolved(set, id)).toEqual(resolved(whole, id));
   });
 
   it("keeps the same devices whatever the order records and files arrive in", () => {

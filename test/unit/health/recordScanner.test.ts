@@ -7,7 +7,7 @@ import { normaliseRecord } from "../../../shared/health/normalise.js";
 import { readRecordFile } from "../../../shared/health/reader.js";
 import { RecordScanner } from "../../../shared/health/recordScanner.js";
 import { generateDataset } from "../../../local/simulator/generator.js";
-import { resolved } from "./fixtures.js";
+import { fileRecord, resolved } from "./fixtures.js";
 
 /** What the full parse makes of a line: the device's packed summary (ids resolved), or null when the line is malformed. */
 function fullParse(line: string): { id: string; summary: Record<string, unknown> } | null {
@@ -47,6 +47,8 @@ function agrees(line: string): boolean {
   expect(fast).toEqual(fullParse(line));
   return true;
 }
+
+const pad = (n: number): string => String(n).padStart(2, "0");
 
 function linesOf(gz: Buffer): string[] {
   return gunzipSync(gz)
@@ -145,6 +147,68 @@ describe("RecordScanner, the summary's fast path", () => {
       }),
       { numRuns: 4000 },
     );
+  });
+
+  it("agrees with the full parse line after line in one scanner (what it remembers between lines)", () => {
+    // Few device ids and few values, so that lines repeat their neighbours' ids and values.
+    const few = fc.constantFrom("True", "False", " True ", "Enabled", "", "-", "0", "1", "Windows11", "4.18.1.0", 7, true, null);
+    const line = objectOf([...TOP, "DeviceGatheredInfo"], (k) =>
+      k === "DeviceGatheredInfo" ? nestedForm(objectOf([...INFO, "AvScanResults"], (i) => (i === "AvScanResults" ? nestedForm(scans) : few)))
+        : k === "DeviceId" ? fc.constantFrom("a".repeat(40), "b".repeat(40), "c", " d ") : few,
+    ).map((o) => JSON.stringify(o));
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 40 }), (lines) => {
+        const fast = new DeviceSet();
+        const scanner = new RecordScanner(fast.values);
+        const full = new DeviceSet();
+        const ids = new Set<string>();
+        for (const text of lines) {
+          const parsed = fullParse(text);
+          if (parsed === null) continue;
+          ids.add(parsed.id);
+          const buf = Buffer.from(text, "utf8");
+          if (!scanner.scan(buf, 0, buf.length, fast)) fast.add(normaliseRecord(JSON.parse(text)));
+          full.add(normaliseRecord(JSON.parse(text)));
+        }
+        expect({ size: fast.size, duplicates: fast.duplicates }).toEqual({ size: full.size, duplicates: full.duplicates });
+        for (const id of ids) expect(resolved(fast, id)).toEqual(resolved(full, id));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("reads times in place as Date.parse does, a day past the month's end included", () => {
+    const time = fc
+      .tuple(fc.integer({ min: 1965, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }))
+      .map(([y, mo, d, h, mi, se]) => `${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(se)}Z`);
+    fc.assert(
+      fc.property(time, time, (seen, refreshed) => {
+        const line = JSON.stringify(fileRecord({ top: { LastSeenTime: seen, Timestamp: refreshed }, info: { AvSignatureUpdateTime: seen } }));
+        expect(fastPath(line)).toBeDefined();
+        return agrees(line);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("starts its remembered values afresh past 65,536 of them and still agrees", () => {
+    const values = new ValueTable();
+    const fast = new DeviceSet(values);
+    const full = new DeviceSet(new ValueTable());
+    const scanner = new RecordScanner(values);
+    const ids: string[] = [];
+    // A new platform on every line fills what the scanner remembers; the line that finds it full (line
+    // 65,535: two strings on line 0, one more on each after) starts afresh, and from it on the group's
+    // name changes, so that the new name takes the number the old one had.
+    for (let i = 0; i < 65_540; i++) {
+      const id = i.toString(16).padStart(40, "0");
+      ids.push(id);
+      const text = JSON.stringify({ DeviceId: id, OsPlatform: `p${i}`, RbacGroupId: 5, RbacGroupName: i < 65_535 ? "G" : "H" });
+      const buf = Buffer.from(text, "utf8");
+      expect(scanner.scan(buf, 0, buf.length, fast)).toBe(true);
+      full.add(normaliseRecord(JSON.parse(text)));
+    }
+    for (const id of [ids[0]!, ids[65_534]!, ids[65_535]!, ids[65_536]!, ids[65_539]!]) expect(resolved(fast, id)).toEqual(resolved(full, id));
   });
 
   it("declines what it does not know, which the full parse then reads", () => {
