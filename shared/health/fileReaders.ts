@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { ExportFileError } from "../errors.js";
+import { ExportFileError, type ExportFileErrorCode } from "../errors.js";
 import { DeviceSet, type DeviceSetData } from "./devices.js";
 import { type FileReadResult, readRecordFile, type ReadOptions } from "./reader.js";
 
@@ -58,7 +58,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "credit" }
   | { type: "done"; result: FileReadResult; devices: DeviceSetData; values: (string | null)[] }
-  | { type: "failed"; message: string }
+  | { type: "failed"; message: string; code: ExportFileErrorCode; retriable: boolean }
   | { type: "bug"; message: string };
 
 /** Compressed chunks sent ahead of what the worker has consumed. */
@@ -108,7 +108,7 @@ class ThreadReader implements FileReader {
         worker.postMessage({ type: "abort", reason: error instanceof Error ? error.message : String(error) } satisfies ToWorker);
       }
       const reply = await replied;
-      if (reply.type === "failed") throw new ExportFileError(reply.message, file, "VerifyFailed", false);
+      if (reply.type === "failed") throw new ExportFileError(reply.message, file, reply.code, reply.retriable);
       if (reply.type === "bug") throw new Error(`The summary's worker thread failed on "${file}": ${reply.message}`);
       if (reply.type !== "done") throw new Error(`The summary's worker thread sent "${reply.type}" for "${file}"`);
       into.mergeData(reply.devices, reply.values);

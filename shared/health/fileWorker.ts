@@ -38,7 +38,7 @@ async function read(source: PassThrough, file: string, options: ReadOptions): Pr
     reply = { type: "done", result, devices: devices.data(), values: values.all() };
   } catch (error) {
     reply = error instanceof ExportFileError
-      ? { type: "failed", message: error.message }
+      ? { type: "failed", message: error.message, code: error.code, retriable: error.retriable }
       : { type: "bug", message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
   const transfer = reply.type === "done" ? [reply.devices.ints.buffer, reply.devices.times.buffer, reply.devices.words.buffer] : [];

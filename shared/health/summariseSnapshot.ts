@@ -71,9 +71,10 @@ export interface SnapshotSummary {
  * Reads every file of a snapshot (gunzip → lines → records), `parallelism` files at a time, keeps
  * each device once (its latest record), and aggregates the day's DeviceHealthDaily rows.
  *
- * A file that cannot be opened or read to its end (network, corrupt gzip, …) is listed in
- * `failedFiles` with its reason and contributes nothing; the rows are then marked Partial. Malformed
- * lines are counted and sampled, never thrown. Anything else (a bug) rejects.
+ * A file that is broken (corrupt gzip) or gone (404) is listed in `failedFiles` with its reason and
+ * contributes nothing; the rows are then marked Partial. A file that cannot be reached now (network,
+ * storage unavailable) rejects the whole summary, for the queue to retry it. Malformed lines are
+ * counted and sampled, never thrown. Anything else (a bug) rejects.
  */
 export async function summariseSnapshot(options: SummariseOptions): Promise<SnapshotSummary> {
   const { logger, runId } = options;
@@ -93,6 +94,8 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
     try {
       source = await file.open();
     } catch (error) {
+      // Only a file that is not there fails alone; storage that cannot be reached now fails the summary, to be retried.
+      if ((error as { statusCode?: number }).statusCode !== 404) throw unreachable(file, error);
       fail(file, `Export file "${file.name}" could not be opened: ${ensureError(error).message}`);
       return;
     }
@@ -104,6 +107,7 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
       });
     } catch (error) {
       if (!(error instanceof ExportFileError)) throw error;
+      if (error.retriable) throw unreachable(file, error);
       fail(file, error.message);
       return;
     }
@@ -170,4 +174,9 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
 
 function iterate(files: AsyncIterable<SnapshotFile> | Iterable<SnapshotFile>): AsyncIterator<SnapshotFile> | Iterator<SnapshotFile> {
   return Symbol.asyncIterator in files ? files[Symbol.asyncIterator]() : files[Symbol.iterator]();
+}
+
+/** A file that could not be read for a reason that is not its own (network, storage): the whole summary is retried. */
+function unreachable(file: SnapshotFile, error: unknown): Error {
+  return new Error(`Export file "${file.name}" could not be read now (${ensureError(error).message}); the summary is retried`, { cause: error });
 }

@@ -1,3 +1,4 @@
+import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { MemoryLogger } from "../../../shared/log.js";
 import { summariseSnapshot, type SnapshotFile } from "../../../shared/health/summariseSnapshot.js";
@@ -60,7 +61,7 @@ describe("summariseSnapshot", () => {
     const files: SnapshotFile[] = [
       file("good", good),
       file("corrupt", corrupt),
-      { name: "gone", open: () => Promise.reject(new Error("BlobNotFound")) },
+      { name: "gone", open: () => Promise.reject(Object.assign(new Error("BlobNotFound"), { statusCode: 404 })) },
     ];
     const { rows, stats } = await summariseSnapshot(options(files));
     expect(stats).toMatchObject({ filesRead: 1, recordsRead: 2, devices: 2, duplicates: 0, malformedLines: 0 });
@@ -69,6 +70,22 @@ describe("summariseSnapshot", () => {
     expect(stats.failedFiles.find((f) => f.name === "corrupt")?.reason).toMatch(/not valid gzip/);
     expect(rows.every((r) => r.partial)).toBe(true);
     expect(rows.find((r) => r.dimension === "all")?.measures.Devices).toBe(2);
+  });
+
+  it("fails the whole summary, to be retried, when a file cannot be reached now rather than is broken", async () => {
+    const good = file("good", gzipLines([rec("a")]));
+    const refused = { name: "refused", open: () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })) };
+    await expect(summariseSnapshot(options([good, refused], 1))).rejects.toThrow('Export file "refused" could not be read now (connect ECONNREFUSED); the summary is retried');
+    const body = gzipLines(Array.from({ length: 2000 }, (_, i) => rec(`r${i}`)));
+    const cut = { name: "cut", open: async () => {
+      const stream = new PassThrough();
+      stream.write(body.subarray(0, 5000));
+      setImmediate(() => stream.destroy(new Error("socket hang up")));
+      return stream;
+    } };
+    for (const parallelism of [1, 2]) {
+      await expect(summariseSnapshot(options([good, cut], parallelism))).rejects.toThrow(/Export file "cut" could not be read now \(.*socket hang up.*\); the summary is retried/);
+    }
   });
 
   it("marks the rows partial when the caller says files of the snapshot are missing", async () => {
