@@ -6,7 +6,7 @@ import { getRunView, listRunViews } from "../shared/pipeline/runStatus.js";
 export async function runStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const deps = pipelineDeps(await appServices(), context);
   const runId = request.params.runId;
-  if (!runId) return { status: 200, jsonBody: { runs: await listRunViews(deps) } };
+  if (!runId) return { status: 200, jsonBody: await listRunViews(deps) };
   const run = await getRunView(deps, runId);
   return run ? { status: 200, jsonBody: run } : { status: 404, jsonBody: { error: `no run "${runId}"` } };
 }

@@ -13,7 +13,7 @@ import type { DefenderCredentialOptions } from "../shared/defender/credential.js
 import { readQueueHostSettings, type QueueHostSettings } from "../shared/hostSettings.js";
 import type { Logger } from "../shared/log.js";
 import type { PipelineDeps } from "../shared/pipeline/deps.js";
-import type { RunView } from "../shared/pipeline/runStatus.js";
+import type { RunView, TriggerView } from "../shared/pipeline/runStatus.js";
 import type { StartResult } from "../shared/pipeline/startExport.js";
 import type { AzuriteEndpoints } from "./azurite.js";
 import { drain, QueuePump, type DeliveryFaults } from "./pump.js";
@@ -162,6 +162,12 @@ export class LocalPipeline {
   async start(): Promise<StartResult> {
     const response = await this.http(startRun, "startRun", { method: "POST", url: "http://localhost/api/runs" });
     return response.jsonBody as StartResult;
+  }
+
+  /** What GET /api/runs answers: the latest runs and the latest trigger. */
+  async list(): Promise<{ runs: RunView[]; lastTrigger: TriggerView | null }> {
+    const response = await this.http(runStatus, "runStatus", { method: "GET", url: "http://localhost/api/runs" });
+    return response.jsonBody as { runs: RunView[]; lastTrigger: TriggerView | null };
   }
 
   /** What GET /api/runs/{runId} answers. */

@@ -31,7 +31,7 @@ export async function observe(container: ContainerClient, runsTable: TableClient
     const row = { ...entity } as Record<string, unknown>;
     for (const key of ["Bytes", "Records", "Devices", "Duplicates", "MalformedLines"]) if (row[key] !== undefined) row[key] = Number(row[key]);
     if (row.Kind === "run") runs.push(row as unknown as RunRow);
-    else files.set(String(row.RunId), [...(files.get(String(row.RunId)) ?? []), row as unknown as FileRow]);
+    else if (row.Kind === "file") files.set(String(row.RunId), [...(files.get(String(row.RunId)) ?? []), row as unknown as FileRow]);
   }
   const days = new Map<string, Map<string, Record<string, unknown>>>();
   for await (const entity of summaryTable.listEntities<Record<string, unknown>>()) {

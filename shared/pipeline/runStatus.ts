@@ -63,9 +63,22 @@ function parseErrors(text: string): { file: string; error: string }[] {
   }
 }
 
-/** The latest runs, newest first. */
-export async function listRunViews(deps: PipelineDeps, limit = 50): Promise<RunView[]> {
-  return (await deps.runs.listRuns()).slice(0, limit).map((run) => view(run));
+/** The latest trigger (timer or POST), as GET /api/runs shows it beside the runs. */
+export interface TriggerView {
+  at: string;
+  trigger: string;
+  outcome: string;
+  runId: string | null;
+  error: string | null;
+}
+
+/** The latest runs, newest first, and what the latest trigger did (a failed one makes no run). */
+export async function listRunViews(deps: PipelineDeps, limit = 50): Promise<{ runs: RunView[]; lastTrigger: TriggerView | null }> {
+  const [runs, last] = await Promise.all([deps.runs.listRuns(), deps.runs.lastTrigger()]);
+  return {
+    runs: runs.slice(0, limit).map((run) => view(run)),
+    lastTrigger: last ? { at: last.At, trigger: last.Trigger, outcome: last.Outcome, runId: last.RunId || null, error: last.Error || null } : null,
+  };
 }
 
 /**

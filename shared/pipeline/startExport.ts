@@ -1,7 +1,7 @@
 import { line } from "../log.js";
 import { runIdOf, snapshotDateOf, snapshotPrefix } from "../runs/layout.js";
 import { ConcurrencyConflict, type RunRow, type RunState, type Stored } from "../runs/runStore.js";
-import { DefenderApiError } from "../errors.js";
+import { DefenderApiError, ensureError } from "../errors.js";
 import type { PipelineDeps } from "./deps.js";
 import { startJsonRun } from "./jsonRun.js";
 import { advanceRun, reconcileRun } from "./fanIn.js";
@@ -24,8 +24,22 @@ export interface StartResult {
 /**
  * The orchestrator's first step: asks the Defender API for the current snapshot's files (one call),
  * records the run keyed by the snapshot's generatedTime, and queues one copy per file not yet copied.
+ * What came of it, a failure included (which makes no run), is kept as the latest trigger's row.
  */
 export async function startExport(deps: PipelineDeps, trigger: string): Promise<StartResult> {
+  const at = deps.now().toISOString();
+  let result: StartResult;
+  try {
+    result = await start(deps, trigger);
+  } catch (error) {
+    await deps.runs.recordTrigger({ Kind: "trigger", At: at, Trigger: trigger, Outcome: "failed", RunId: "", Error: ensureError(error).message }).catch(() => undefined);
+    throw error;
+  }
+  await deps.runs.recordTrigger({ Kind: "trigger", At: at, Trigger: trigger, Outcome: result.action, RunId: result.runId, Error: "" });
+  return result;
+}
+
+async function start(deps: PipelineDeps, trigger: string): Promise<StartResult> {
   const { method } = deps.config.export;
   if (method === "json") return startJsonRun(deps, trigger);
   const started = Date.now();

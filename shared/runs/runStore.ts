@@ -7,6 +7,8 @@ import { redact } from "../redact.js";
  * read the table as a pipeline-health source. Nothing here ever holds a SAS query string.
  */
 export const RUN_PARTITION = "run";
+/** One row (RowKey `last`): what the latest trigger did, failures included (they make no run). */
+export const TRIGGER_PARTITION = "trigger";
 
 /** `paging` only for the JSON method, while its pages are fetched and written. */
 export type RunState = "paging" | "copying" | "summarising" | "succeeded" | "partial" | "failed";
@@ -67,6 +69,19 @@ export interface FileRow {
   LastError: string;
   UpdatedAt: string;
   CopiedAt?: string;
+}
+
+/** The latest trigger of the pipeline (timer or POST /api/runs) and what came of it. */
+export interface TriggerRow {
+  Kind: "trigger";
+  At: string;
+  /** `timer` or `http`. */
+  Trigger: string;
+  /** What startExport did (`started`, `resumed`, …), or `failed`. */
+  Outcome: string;
+  RunId: string;
+  /** Why it failed (redacted); "" otherwise. */
+  Error: string;
 }
 
 export interface Stored<T> {
@@ -153,6 +168,20 @@ export class RunStore {
       runs.push(fromEntity<RunRow>(entity).row);
     }
     return runs.sort((a, b) => b.RunId.localeCompare(a.RunId));
+  }
+
+  /** Records the latest trigger's outcome, replacing the previous one. */
+  async recordTrigger(row: TriggerRow): Promise<void> {
+    await this.table.upsertEntity(toEntity(TRIGGER_PARTITION, "last", { ...row, Error: redact(row.Error).slice(0, 2000) }), "Replace");
+  }
+
+  async lastTrigger(): Promise<TriggerRow | undefined> {
+    try {
+      return fromEntity<TriggerRow>(await this.table.getEntity(TRIGGER_PARTITION, "last")).row;
+    } catch (error) {
+      if (status(error) === 404) return undefined;
+      throw error;
+    }
   }
 
   async getFile(runId: string, fileKey: string): Promise<Stored<FileRow> | undefined> {

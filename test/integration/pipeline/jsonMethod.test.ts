@@ -97,6 +97,14 @@ describe("the JSON method (deviceavinfo pages)", () => {
     const h = await start({ devices: 50 });
     h.tenant.roles = ["Machine.Read.All"];
     await expect(h.pipeline.start()).rejects.toThrow(/Vulnerability\.Read\.All/);
+    // No run is made, but GET /api/runs says what the trigger met.
+    expect(await h.pipeline.list()).toMatchObject({
+      runs: [],
+      lastTrigger: { trigger: "http", outcome: "failed", runId: null, error: expect.stringMatching(/403 .*lacks the Vulnerability\.Read\.All permission/) },
+    });
+    h.tenant.roles = ["Vulnerability.Read.All"];
+    const { start: started } = await h.pipeline.runOnce();
+    expect((await h.pipeline.list()).lastTrigger).toMatchObject({ outcome: "started", runId: started.runId, error: null });
   });
 
   it("restarts cleanly after a crash mid-paging: the interrupted run is closed, the next one is whole", async () => {
