@@ -2,8 +2,8 @@
  * One method of the summary benchmark, in its own process, over the gzip files in BENCH_DIR:
  * `gunzip` (Node's gunzip alone, 256 KiB chunks), `naive` (readline + JSON.parse, a Map of records),
  * or `ours` (summariseSnapshot, BENCH_PARALLELISM files at a time, from the build in BENCH_DIST: the
- * JavaScript that the Functions host runs, its worker threads included). Built into BENCH_DIST itself
- * and run by Node alone (see summaryBench.ts). Prints one JSON line.
+ * JavaScript that the Functions host runs). Built into BENCH_DIST itself and run by Node alone (see
+ * summaryBench.ts). Prints one JSON line.
  */
 import { createReadStream, readdirSync } from "node:fs";
 import { join } from "node:path";

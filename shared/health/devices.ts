@@ -30,11 +30,6 @@ export class ValueTable {
   get size(): number {
     return this.values.length;
   }
-
-  /** Every value, by id (what a worker thread sends with its DeviceSet's data). */
-  all(): string[] {
-    return this.values.slice();
-  }
 }
 
 /**
@@ -165,7 +160,7 @@ function hashWords(words: Int32Array, at: number): number {
   return h ^ (h >>> 15);
 }
 
-/** A DeviceSet's state as plain typed arrays and strings: what a worker thread sends (see DeviceSet.data). */
+/** A DeviceSet's state as plain typed arrays and strings (see DeviceSet.data). */
 export interface DeviceSetData {
   size: number;
   duplicates: number;
@@ -232,11 +227,12 @@ export class DeviceSet {
   private readonly named = new Map<string, number>();
   private readonly nameOf = new Map<number, string>();
   private checkpointed: Checkpoint | undefined;
-  private readonly pendingMerges: [DeviceSetData, ValueTable | readonly (string | null)[]][] = [];
+  private readonly pendingMerges: DeviceSet[] = [];
   private readonly scratchInts = new Int32Array(INTS);
   private readonly keptInts = new Int32Array(INTS);
   private readonly scratchTimes = new Float64Array(TIMES);
   private readonly scratchWords = new Int32Array(ID_WORDS);
+  private readonly mergeWords = new Int32Array(ID_WORDS);
   private readonly scratchBytes = new Uint8Array(HEX_ID_CHARS);
 
   constructor(values: ValueTable = new ValueTable()) {
@@ -356,7 +352,7 @@ export class DeviceSet {
   }
 
   private mergePending(): void {
-    for (const [data, values] of this.pendingMerges.splice(0)) this.mergeData(data, values);
+    for (const other of this.pendingMerges.splice(0)) this.merge(other);
   }
 
   private closeCheckpoint(): Checkpoint {
@@ -366,47 +362,49 @@ export class DeviceSet {
     return checkpoint;
   }
 
-  /** Adds every device of `other` (built from other files) to this set, keeping the latest of each. */
-  merge(other: DeviceSet): void {
-    this.mergeData(other.data(), other.values);
-  }
-
   /**
-   * The same from a set's data (as a worker thread sends it, see DeviceSet.data) whose value ids
-   * are those of `values` (a table, or a table's values as ValueTable.all gives them).
+   * Adds every device of `other` (built from other files, on this set's ValueTable or another) to this
+   * set, keeping the latest of each. Read from `other`'s pages as they are: no copy of its devices.
    */
-  mergeData(other: DeviceSetData, values: ValueTable | readonly (string | null)[]): void {
+  merge(other: DeviceSet): void {
     // NOTE: while a checkpoint is open, a merge waits for its commit or rollback, which must not take it back.
     if (this.checkpointed !== undefined) {
-      this.pendingMerges.push([other, values]);
+      this.pendingMerges.push(other);
       return;
     }
     this.duplicates += other.duplicates;
     // Ids of the other table → ids of this one, looked up once each (-2: not yet).
-    const remap = values === this.values ? undefined : new Int32Array(values instanceof ValueTable ? values.size : values.length).fill(-2);
+    const remap = other.values === this.values ? undefined : new Int32Array(other.values.size).fill(-2);
     const ints = this.scratchInts;
     const times = this.scratchTimes;
-    const names = new Map(other.named.map(([name, slot]) => [slot, name] as const));
-    for (let slot = 0; slot < other.size; slot++) {
-      for (let i = 0; i < INTS; i++) {
-        let value = other.ints[slot * INTS + i]!;
-        if (remap !== undefined && i !== FLAGS && value >= 0) {
+    const words = this.mergeWords;
+    for (let slot = 0; slot < other.count; slot++) {
+      other.intsOf(slot, ints);
+      if (remap !== undefined) {
+        for (let i = 0; i < INTS; i++) {
+          const value = ints[i]!;
+          if (i === FLAGS || value < 0) continue;
           let mapped = remap[value]!;
-          if (mapped === -2) {
-            mapped = this.values.id(values instanceof ValueTable ? values.value(value) : (values[value] ?? null));
-            remap[value] = mapped;
-          }
-          value = mapped;
+          if (mapped === -2) remap[value] = mapped = this.values.id(other.values.value(value));
+          ints[i] = mapped;
         }
-        ints[i] = value;
       }
-      for (let i = 0; i < TIMES; i++) times[i] = other.times[slot * TIMES + i]!;
-      const name = names.get(slot);
-      this.addPacked(name ?? other.words.subarray(slot * ID_WORDS, (slot + 1) * ID_WORDS), ints, times);
+      const page = slot >> PAGE_BITS;
+      const at = slot & PAGE_MASK;
+      const timePage = other.timePages[page]!;
+      for (let i = 0; i < TIMES; i++) times[i] = timePage[at * TIMES + i]!;
+      const name = other.nameOf.size > 0 ? other.nameOf.get(slot) : undefined;
+      if (name !== undefined) {
+        this.addPacked(name, ints, times);
+        continue;
+      }
+      const wordPage = other.wordPages[page]!;
+      for (let i = 0; i < ID_WORDS; i++) words[i] = wordPage[at * ID_WORDS + i]!;
+      this.addPacked(words, ints, times);
     }
   }
 
-  /** The set's state, sized to its devices (copies: safe to transfer to another thread). */
+  /** The set's state, sized to its devices (copies), to compare two sets whole. */
   data(): DeviceSetData {
     return {
       size: this.count,

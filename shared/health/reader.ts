@@ -36,8 +36,11 @@ export interface ReadOptions {
   sampleLines?: number;
 }
 
-/** Gunzip's output chunk: 64–256 KiB is ~2× faster than the 16 KiB default. */
-const GUNZIP_CHUNK = 256 * 1024;
+/**
+ * Gunzip's output chunk: 64–256 KiB is ~2× faster than the 16 KiB default, and 512 KiB ~5% faster again
+ * on one core (half the hand-offs to zlib's thread); 1 MiB was no faster and peaked ~7 MiB higher.
+ */
+const GUNZIP_CHUNK = 512 * 1024;
 const HEAD_BYTES = 200;
 /** A file whose first lines the fast path all declines (the JSON method's camelCase) is not scanned further. */
 const SCAN_TRIAL_LINES = 64;

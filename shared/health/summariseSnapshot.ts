@@ -17,7 +17,7 @@ export interface SummariseOptions {
   /** The snapshot's generatedTime (ISO 8601); ages and buckets are measured from it. */
   generatedTime: string;
   runId: string;
-  /** Files read at the same time: one in this thread, each other in a worker thread of its own (settings: summary.parallelism). */
+  /** Files read at the same time, each gunzipped on a thread of libuv's pool (settings: summary.parallelism). */
   parallelism: number;
   /** Malformed lines kept for quarantine, over all files (settings: summary.quarantineSampleLines). */
   quarantineSampleLines: number;
@@ -133,19 +133,15 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
   const parallelism = Math.max(1, options.parallelism);
   const work = async (index: number): Promise<void> => {
     const reader = fileReader(index);
-    try {
-      while (!broken) {
-        const next = await queue.next();
-        if (next.done) return;
-        try {
-          await readOne(reader, next.value);
-        } catch (error) {
-          broken = true;
-          throw error;
-        }
+    while (!broken) {
+      const next = await queue.next();
+      if (next.done) return;
+      try {
+        await readOne(reader, next.value);
+      } catch (error) {
+        broken = true;
+        throw error;
       }
-    } finally {
-      await reader.close();
     }
   };
   await Promise.all(Array.from({ length: parallelism }, (_, index) => work(index)));

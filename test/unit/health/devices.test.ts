@@ -93,7 +93,7 @@ describe("DeviceSet", () => {
     expect(resolved(set, "b")).toMatchObject({ osPlatform: "v65533", avEngineVersion: "v65534" });
     expect(resolved(set, "c")).toMatchObject({ avPlatformVersion: "v65535", cloudProtectionState: "v1" });
     const copy = new DeviceSet(values);
-    copy.mergeData(set.data(), values);
+    copy.merge(set);
     for (const id of ["a", "b", "c"]) expect(resolved(copy, id)).toEqual(resolved(set, id));
   });
 

@@ -468,7 +468,7 @@ describe("summariseSnapshot under fuzzed input", () => {
     );
   });
 
-  it("with parallelism 2 (worker threads), counts the same and gives the same rows as parallelism 1", async () => {
+  it("with parallelism 2, counts the same and gives the same rows as parallelism 1", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(snapshotFile, { minLength: 2, maxLength: 4 }), readOptions, async (files, { maxLineBytes }) => {
         const one = await summarise(files, 1, maxLineBytes, 3);
