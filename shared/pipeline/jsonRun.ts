@@ -4,7 +4,7 @@ import { SETTINGS } from "../config.js";
 import { ensureError } from "../errors.js";
 import { line } from "../log.js";
 import { runIdOf, snapshotPrefix } from "../runs/layout.js";
-import type { FileRow, RunRow } from "../runs/runStore.js";
+import { ConcurrencyConflict, type FileRow, type RunRow } from "../runs/runStore.js";
 import type { PipelineDeps } from "./deps.js";
 import { advanceRun } from "./fanIn.js";
 import { newRun, tendOtherRuns, type StartResult } from "./startExport.js";
@@ -42,13 +42,18 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
     return { runId: live.RunId, action: "running", state: live.State, files: live.FilesTotal, queued: 0, rejected: 0 };
   }
   await tendOtherRuns(deps, runId);
-  const { stored } = await deps.runs.createRun({
+  const { stored, created } = await deps.runs.createRun({
     ...newRun(deps, runId, generatedTime, 0),
     Method: "json",
     State: "paging",
     Filter: filter ?? "",
     Notes: fallbackReason,
   });
+  if (!created) {
+    // Another trigger of the same minute created the run first: it pages, this one does not.
+    deps.logger.info(line("startExport", "skipped", runId, { reason: "another trigger started this JSON run a moment ago", state: stored.row.State }));
+    return { runId, action: "running", state: stored.row.State, files: stored.row.FilesTotal, queued: 0, rejected: 0 };
+  }
   let run = stored;
 
   const prefix = snapshotPrefix(generatedTime);
@@ -90,18 +95,21 @@ export async function startJsonRun(deps: PipelineDeps, trigger: string, fallback
     }
   } catch (error) {
     const message = ensureError(error).message;
-    await deps.runs.updateRun(runId, "*", {
+    // Against this run's own version: only the paging this trigger did is failed.
+    await deps.runs.updateRun(runId, run.etag, {
       State: "failed",
       Errors: JSON.stringify([{ file: "(deviceavinfo)", error: `paging stopped after ${pages} pages: ${message}; the next trigger starts a new run` }]),
       FinishedAt: deps.now().toISOString(),
       UpdatedAt: deps.now().toISOString(),
+    }).catch((conflict: unknown) => {
+      if (!(conflict instanceof ConcurrencyConflict)) throw conflict;
     });
     throw error;
   }
   if (records === 0) {
     // Nothing to summarise: an empty answer must not replace the day's rows with zeros.
     const reason = `deviceavinfo returned no devices${filter ? ` for $filter "${filter}" (${SETTINGS.exportJsonFilter})` : ""}; the day's rows are left as they are`;
-    await deps.runs.updateRun(runId, "*", {
+    await deps.runs.updateRun(runId, run.etag, {
       State: "failed",
       Errors: JSON.stringify([{ file: "(deviceavinfo)", error: reason }]),
       FinishedAt: deps.now().toISOString(),

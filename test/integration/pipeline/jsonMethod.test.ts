@@ -93,6 +93,17 @@ describe("the JSON method (deviceavinfo pages)", () => {
     expect(h.logger.lines.filter((l) => l.includes("startExport fallback"))).toHaveLength(1);
   });
 
+  it("pages once when two triggers start the same minute's run at the same moment", async () => {
+    const h = await start({ devices: 300, env: { EXPORT_METHOD: "json", EXPORT_JSON_PAGE_SIZE: "50" }, now: () => new Date("2026-12-02T08:00:00Z") });
+    const results = await Promise.all([h.pipeline.start(), h.pipeline.start()]);
+    expect(results.map((r) => r.action).sort()).toEqual(["running", "started"]);
+    await h.pipeline.drain();
+    const runs = await h.pipeline.deps.runs.listRuns();
+    expect(runs).toHaveLength(1);
+    expect(await h.pipeline.status(runs[0]!.RunId)).toMatchObject({ state: "succeeded", summaries: 1, devices: 300, files: { total: 6 } });
+    expect(h.tenant.counters.deviceAvInfoServed).toBe(6);
+  });
+
   it("does not fall back in files mode: the 403 names the missing permission", async () => {
     const h = await start({ devices: 50 });
     h.tenant.roles = ["Machine.Read.All"];
