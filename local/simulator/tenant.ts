@@ -7,13 +7,13 @@ import { line, silentLogger, type Logger } from "../../shared/log.js";
 import type { AzuriteAccount } from "../azurite.js";
 import type { SimulatedDataset } from "./dataset.js";
 import { CALL_FAULTS, defaultFaults, seededRandom, takeCallFault, type FaultEndpoint, type TenantFaults } from "./faults.js";
-import { RateLimiter, type RateLimit } from "./rateLimiter.js";
+import { DEVICE_AV_INFO_LIMIT, RateLimiter, type RateLimit } from "../../shared/defender/rateLimit.js";
 import { answerTokenRequest, oauthError, TokenStore, type TokenEndpointContext } from "./tenantAuth.js";
 import { ExportStorage, type ServedExportFile, type Snapshot } from "./tenantBlobs.js";
 import { FilterError, parseFilter, type RecordPredicate } from "./tenantFilter.js";
 
 export type { BlobSelector, CallFault, FaultEndpoint, TenantFaults } from "./faults.js";
-export type { RateLimit } from "./rateLimiter.js";
+export type { RateLimit } from "../../shared/defender/rateLimit.js";
 export type { BlobFaultKind, ServedExportFile } from "./tenantBlobs.js";
 
 export interface TenantOptions {
@@ -156,7 +156,7 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
   const tokens = new TokenStore(now);
   const limiters = {
     export: new RateLimiter(options.rateLimit ?? { perMinute: 5, perHour: 20 }, now),
-    deviceavinfo: new RateLimiter(options.deviceAvInfoRateLimit ?? { perMinute: 30, perHour: 1000 }, now),
+    deviceavinfo: new RateLimiter(options.deviceAvInfoRateLimit ?? DEVICE_AV_INFO_LIMIT, now),
   };
   const faults = defaultFaults(options.seed ?? 1);
   let random = seededRandom(faults.seed);

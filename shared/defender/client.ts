@@ -5,6 +5,7 @@ import { ConfigError, DefenderApiError, DefenderAuthError } from "../errors.js";
 import { line, silentLogger, type LogFields, type Logger } from "../log.js";
 import { safeUrl } from "../redact.js";
 import { validateExportUrl } from "./exportUrl.js";
+import { DEVICE_AV_INFO_LIMIT, RateLimiter, type RateLimit } from "./rateLimit.js";
 import { describeError, requestIdOf, sendWithRetry, type HttpAnswer } from "./retry.js";
 
 export interface DefenderClientOptions {
@@ -20,6 +21,8 @@ export interface DefenderClientOptions {
   now?: () => number;
   random?: () => number;
   logger?: Logger;
+  /** The deviceavinfo budget this client keeps to; the documented 30 a minute, 1,000 an hour by default. */
+  deviceAvInfoLimit?: RateLimit;
 }
 
 export interface InfoGatheringExport {
@@ -38,8 +41,6 @@ export interface DeviceAvInfoPage {
 }
 
 export const MAX_PAGE_SIZE = 10_000;
-/** deviceavinfo allows 30 calls a minute: one page every 2 s at most. */
-export const DEVICE_AV_INFO_INTERVAL_MS = 2_000;
 const DEFENDER_APP = "WindowsDefenderATP (appId fc780465-2017-40d4-a0c5-307022471b92)";
 const PERMISSION = { export: "Vulnerability.Read.All", deviceAvInfo: "Machine.Read.All" } as const;
 const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -53,6 +54,8 @@ export class DefenderClient {
   private readonly base: string;
   private readonly origin: string;
   private readonly logger: Logger;
+  /** Shared by every paging through this client, so two runs in one process share one budget. */
+  private readonly deviceAvInfoLimiter: RateLimiter;
 
   constructor(private readonly options: DefenderClientOptions) {
     let url: URL;
@@ -67,6 +70,7 @@ export class DefenderClient {
     this.base = `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
     this.origin = url.origin;
     this.logger = options.logger ?? silentLogger;
+    this.deviceAvInfoLimiter = new RateLimiter(options.deviceAvInfoLimit ?? DEVICE_AV_INFO_LIMIT, options.now ?? Date.now);
   }
 
   /**
@@ -87,13 +91,9 @@ export class DefenderClient {
    * Needs Machine.Read.All.
    */
   async *deviceAvInfoPages(
-    opts: { pageSize?: number; filter?: string; resume?: { nextLink: string; page: number }; minIntervalMs?: number } = {},
+    opts: { pageSize?: number; filter?: string; resume?: { nextLink: string; page: number } } = {},
   ): AsyncIterable<DeviceAvInfoPage> {
-    // NOTE: paced to the method's documented 30 calls a minute, so a large tenant is not throttled.
-    const minIntervalMs = opts.minIntervalMs ?? DEVICE_AV_INFO_INTERVAL_MS;
-    const now = this.options.now ?? Date.now;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    let lastCall: number | undefined;
     const pageSize = opts.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new RangeError(`deviceAvInfoPages: pageSize is ${pageSize}; expected a whole number from 1 to ${MAX_PAGE_SIZE}.`);
@@ -106,11 +106,24 @@ export class DefenderClient {
       : new URL(`${this.base}/api/deviceavinfo?$top=${pageSize}${filter}`);
     const seen = new Set<string>([url.href]);
     for (let page = opts.resume?.page ?? 1; ; page++) {
-      if (lastCall !== undefined) {
-        const wait = lastCall + minIntervalMs - now();
-        if (wait > 0) await sleep(wait);
+      // NOTE: the method's budget is kept here, before the call, rather than learnt from 429s: past
+      // 1,000 calls an hour the server's Retry-After can exceed the retry budget and fail the run.
+      const wait = this.deviceAvInfoLimiter.waitMs();
+      if (wait > this.options.retryBudgetMs) {
+        const { perMinute, perHour } = this.deviceAvInfoLimiter.limit;
+        throw new DefenderApiError(
+          `GET /api/deviceavinfo: page ${page} could only be read in ${Math.ceil(wait / 60_000)} min, when the budget of ` +
+            `${perMinute} calls a minute and ${perHour} an hour has room again; that is past the wait this app allows ` +
+            `(${Math.round(this.options.retryBudgetMs / 1000)} s, ${SETTINGS.defenderRetryBudgetSeconds}). Fewer, larger pages ` +
+            `(${SETTINGS.exportJsonPageSize}, up to ${MAX_PAGE_SIZE}) keep a run inside it.`,
+          { method: "GET", path: "/api/deviceavinfo" },
+        );
       }
-      lastCall = now();
+      if (wait > 0) {
+        this.logger.info(line("defender", "waiting", "deviceavinfo", { page, waitMs: Math.ceil(wait) }));
+        await sleep(wait);
+      }
+      this.deviceAvInfoLimiter.record();
       const result = await this.get(
         "deviceavinfo",
         url,

@@ -325,6 +325,51 @@ describe("DefenderClient.deviceAvInfoPages", () => {
     expect(rest.map((p) => p.page)).toEqual([2, 3]);
   });
 
+  it("keeps to the documented 30 calls a minute across pagings through one client, without waiting before that", async () => {
+    const api = await pagedServer();
+    const { client, clock } = setup(api.url);
+    const first = await allPages(client.deviceAvInfoPages({ pageSize: 1 }));
+    expect(clock.sleeps).toEqual([]);
+    const second = await allPages(client.deviceAvInfoPages({ pageSize: 1 }));
+    // 25 + 25 calls at one instant of the fake clock: the 31st waits for the first minute to pass.
+    expect(clock.sleeps).toEqual([60_000]);
+    expect([idsOf(first), idsOf(second)]).toEqual([ids, ids]);
+  });
+
+  it("waits for the hour's budget too, and says so in the log", async () => {
+    const api = await pagedServer();
+    const { client, clock, logger } = setup(api.url, { deviceAvInfoLimit: { perMinute: 4, perHour: 10 }, retryBudgetMs: 3_600_000 });
+    const pages = await allPages(client.deviceAvInfoPages({ pageSize: 2 }));
+    expect(idsOf(pages)).toEqual(ids);
+    expect(api.requests).toHaveLength(13);
+    // Calls 1–4 at 0 s, 5–8 at 60 s, 9–10 at 120 s; the 11th waits until the first call is an hour old.
+    expect(clock.sleeps).toEqual([60_000, 60_000, 3_600_000 - 120_000]);
+    expect(logger.lines.filter((l) => l.startsWith("info defender waiting"))).toEqual([
+      'info defender waiting "deviceavinfo" page=5 waitMs=60000',
+      'info defender waiting "deviceavinfo" page=9 waitMs=60000',
+      'info defender waiting "deviceavinfo" page=11 waitMs=3480000',
+    ]);
+  });
+
+  it("stops with a clear error, keeping the pages read, rather than wait past the retry budget for the hour's", async () => {
+    const api = await pagedServer();
+    const { client, clock } = setup(api.url, { deviceAvInfoLimit: { perMinute: 4, perHour: 10 } });
+    const seen: DeviceAvInfoPage[] = [];
+    const error = await rejection(
+      (async () => {
+        for await (const page of client.deviceAvInfoPages({ pageSize: 2 })) seen.push(page);
+      })(),
+    );
+    expect(seen.map((p) => p.page)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(api.requests).toHaveLength(10);
+    expect(clock.sleeps).toEqual([60_000, 60_000]);
+    expect(error).toMatchObject({ method: "GET", path: "/api/deviceavinfo" });
+    expect(error.message).toBe(
+      "GET /api/deviceavinfo: page 11 could only be read in 58 min, when the budget of 4 calls a minute and 10 an hour has room again; " +
+        "that is past the wait this app allows (300 s, DEFENDER_RETRY_BUDGET_SECONDS). Fewer, larger pages (EXPORT_JSON_PAGE_SIZE, up to 10000) keep a run inside it.",
+    );
+  });
+
   it("defaults to pages of 10,000, passes the filter, and refuses bigger pages", async () => {
     const api = await serve(() => ({ body: { value: [] } }));
     const { client } = setup(api.url);

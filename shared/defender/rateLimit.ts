@@ -3,12 +3,16 @@ export interface RateLimit {
   perHour: number;
 }
 
+/** deviceavinfo's documented limits: 30 calls a minute, 1,000 an hour. */
+export const DEVICE_AV_INFO_LIMIT: RateLimit = { perMinute: 30, perHour: 1000 };
+
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
 /**
- * Sliding-window limiter over the last minute and the last hour, on an injectable clock. A refused
- * call is not counted; the answer says how many whole seconds to wait until one more call fits.
+ * Sliding-window count of calls over the last minute and the last hour, on an injectable clock.
+ * The Defender client waits on it before each call so it stays inside a documented budget; the
+ * simulated tenant refuses with it. Only counted calls take room in the windows.
  */
 export class RateLimiter {
   private readonly accepted: number[] = [];
@@ -18,20 +22,29 @@ export class RateLimiter {
     private readonly now: () => number,
   ) {}
 
-  /** Counts the call and returns 0, or returns the seconds to wait (≥ 1) without counting it. */
-  take(): number {
+  /** Milliseconds until one more call fits in both windows; 0 when it fits now. Counts nothing. */
+  waitMs(): number {
     const now = this.now();
     while (this.accepted.length > 0 && this.accepted[0]! <= now - HOUR) this.accepted.shift();
-    const wait = Math.max(this.waitFor(now, MINUTE, this.limit.perMinute), this.waitFor(now, HOUR, this.limit.perHour));
+    return Math.max(this.waitFor(now, MINUTE, this.limit.perMinute), this.waitFor(now, HOUR, this.limit.perHour));
+  }
+
+  /** Counts a call made now. */
+  record(): void {
+    this.accepted.push(this.now());
+  }
+
+  /** Counts the call and returns 0, or returns the whole seconds to wait (≥ 1) without counting it. */
+  take(): number {
+    const wait = this.waitMs();
     if (wait > 0) return Math.max(1, Math.ceil(wait / 1000));
-    this.accepted.push(now);
+    this.record();
     return 0;
   }
 
   /** The window that refused the last call, for the error message. */
   describe(): string {
-    const now = this.now();
-    return this.waitFor(now, MINUTE, this.limit.perMinute) > 0
+    return this.waitFor(this.now(), MINUTE, this.limit.perMinute) > 0
       ? `${this.limit.perMinute} per 1 Minutes`
       : `${this.limit.perHour} per 1 Hours`;
   }
