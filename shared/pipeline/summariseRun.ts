@@ -3,11 +3,7 @@ import { summariseSnapshot } from "../health/summariseSnapshot.js";
 import { writeDailySummary } from "../health/summaryTable.js";
 import { writeQuarantine } from "../health/writeQuarantine.js";
 import { quarantinePath } from "../runs/layout.js";
-import { ALL } from "../health/aggregate.js";
-import { encodeRowKey } from "../health/rowKey.js";
-import type { RunRow } from "../runs/runStore.js";
 import type { Summariser } from "./buildSummary.js";
-import type { PipelineDeps } from "./deps.js";
 
 /**
  * The health summary of a run: streams every copied file from the customer's container (never from
@@ -34,10 +30,12 @@ export const summariseRun: Summariser = async (deps, run, files) => {
   });
   const missing = copied.length < files.length;
   // A day belongs to its latest snapshot: an older one finishing late (resumed, or slow) leaves it alone.
-  const newer = await newerSnapshotOfDay(deps, run);
-  if (newer === undefined) {
-    await writeDailySummary(deps.storage.summary, run.SnapshotDate, missing ? rows.map((r) => ({ ...r, partial: true })) : rows, deps.logger);
-  }
+  const { newerSnapshot } = await writeDailySummary(
+    deps.storage.summary,
+    run.SnapshotDate,
+    missing ? rows.map((r) => ({ ...r, partial: true })) : rows,
+    deps.logger,
+  );
   const quarantine = quarantinePath(run.GeneratedTime);
   if (stats.malformedSample.length > 0) await writeQuarantine(deps.storage.container, quarantine, stats.malformedSample);
   else await deps.storage.container.getBlobClient(quarantine).deleteIfExists();
@@ -49,19 +47,9 @@ export const summariseRun: Summariser = async (deps, run, files) => {
     malformedLines: stats.malformedLines,
     failedFiles: stats.failedFiles.map((f) => ({ file: keyOf.get(f.name) ?? f.name, reason: f.reason })),
     perFile: Object.fromEntries(stats.perFile.map((f) => [keyOf.get(f.name) ?? f.name, { records: f.recordsRead, malformedLines: f.malformedLines }])),
-    note: newer === undefined ? undefined : `the day's ${deps.config.storage.summaryTable} rows were left as they are: the newer snapshot ${newer} already summarised ${run.SnapshotDate}`,
+    note:
+      newerSnapshot === undefined
+        ? undefined
+        : `the day's ${deps.config.storage.summaryTable} rows were left as they are: the newer snapshot ${newerSnapshot} already summarised ${run.SnapshotDate}`,
   };
 };
-
-/** The SnapshotTime of the day's rows when they come from a snapshot newer than this run's; else undefined. */
-async function newerSnapshotOfDay(deps: PipelineDeps, run: RunRow): Promise<string | undefined> {
-  let all;
-  try {
-    all = await deps.storage.summary.getEntity<{ SnapshotTime?: Date | string }>(run.SnapshotDate, encodeRowKey("all", ALL));
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-    throw error;
-  }
-  const time = all.SnapshotTime === undefined ? NaN : new Date(all.SnapshotTime).getTime();
-  return time > Date.parse(run.GeneratedTime) ? new Date(time).toISOString() : undefined;
-}

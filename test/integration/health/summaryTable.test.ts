@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { TableClient } from "@azure/data-tables";
+import { TableClient, type TableServiceClientOptions } from "@azure/data-tables";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, inject, it } from "vitest";
 import { MEASURES, type Measures, type SummaryRow } from "../../../shared/health/aggregate.js";
@@ -64,7 +64,7 @@ describe("writeDailySummary", () => {
     const logger = new MemoryLogger();
     const result = await writeDailySummary(client, "2026-12-01", [summaryRow("all", "all", 5), summaryRow("rbacGroup", "Servers-EU (412)", 3, { id: 412, name: "Servers-EU" })], logger);
     expect(result).toEqual({ upserted: 2, deleted: 0 });
-    expect(logger.lines).toEqual([expect.stringMatching(/^info writeDailySummary wrote "2026-12-01" table=\w+ rows=2 deleted=0 elapsedMs=\d+$/)]);
+    expect(logger.lines).toEqual([expect.stringMatching(/^info writeDailySummary wrote "2026-12-01" table=\w+ rows=2 deleted=0 attempts=1 elapsedMs=\d+$/)]);
 
     const typed = await client.getEntity<Record<string, { value: unknown; type: string }>>("2026-12-01", "rbacGroup|Servers-EU (412)", { disableTypeConversion: true });
     expect(typed.Devices?.type).toBe("Int32");
@@ -105,9 +105,9 @@ describe("writeDailySummary", () => {
   it("round-trips awkward group names through real Table Storage, and deletes them on a rerun", async () => {
     const client = table();
     const rows = AWKWARD.map((name, i) => summaryRow("rbacGroup", `${name} (${i})`, i + 1, { id: i, name }));
-    await writeDailySummary(client, "2026-12-01", rows, new MemoryLogger());
+    await writeDailySummary(client, "2026-12-01", [summaryRow("all", "all", 1), ...rows], new MemoryLogger());
 
-    const stored = await partition(client, "2026-12-01");
+    const stored = (await partition(client, "2026-12-01")).filter((e) => e.rowKey !== "all|all");
     expect(stored).toHaveLength(AWKWARD.length);
     for (const entity of stored) {
       const decoded = decodeRowKey(entity.rowKey);
@@ -130,6 +130,71 @@ describe("writeDailySummary", () => {
     const client = table();
     await expect(writeDailySummary(client, "2026-12-1", [], new MemoryLogger())).rejects.toThrow(/YYYY-MM-DD/);
     await expect(writeDailySummary(client, "2026-12-01", [summaryRow("osKind", "linux"), summaryRow("osKind", "linux")], new MemoryLogger())).rejects.toThrow(/same RowKey/);
+    await expect(writeDailySummary(client, "2026-12-01", [summaryRow("osKind", "linux")], new MemoryLogger())).rejects.toThrow(/no "all\|all" row/);
+  });
+
+  describe("a day belongs to its latest snapshot", () => {
+    const at = (time: string, runId: string, devices: number, count: number) => [
+      { ...summaryRow("all", "all", devices), snapshotTime: time, runId },
+      ...Array.from({ length: count }, (_, i) => ({ ...summaryRow("avSignatureVersion", `1.${runId}.${i}`, devices), snapshotTime: time, runId })),
+    ];
+    const older = () => at("2026-12-01T02:00:00.000Z", "older", 5, 250);
+    const newer = () => at("2026-12-01T14:00:00.000Z", "newer", 7, 120);
+
+    /** A client on the same table that runs `between` once, just before its `n`-th transaction is sent. */
+    function interruptedBefore(base: TableClient, n: number, between: () => Promise<unknown>): TableClient {
+      const { customer } = inject("azurite");
+      let transactions = 0;
+      const policy: NonNullable<TableServiceClientOptions["additionalPolicies"]>[number]["policy"] = {
+        name: "interleave",
+        sendRequest: async (request, next) => {
+          if (request.url.includes("$batch") && ++transactions === n) await between();
+          return next(request);
+        },
+      };
+      return TableClient.fromConnectionString(customer.connectionString, base.tableName, {
+        allowInsecureConnection: true,
+        additionalPolicies: [{ policy, position: "perCall" }],
+      });
+    }
+
+    const runIds = async (client: TableClient) => [...new Set((await partition(client, "2026-12-01")).map((e) => e.RunId))];
+
+    it("an older snapshot leaves the day as the newer one wrote it", async () => {
+      const client = table();
+      await writeDailySummary(client, "2026-12-01", newer(), new MemoryLogger());
+      const logger = new MemoryLogger();
+      expect(await writeDailySummary(client, "2026-12-01", older(), logger)).toEqual({ upserted: 0, deleted: 0, newerSnapshot: "2026-12-01T14:00:00.000Z" });
+      expect(logger.lines).toEqual([expect.stringMatching(/^info writeDailySummary left "2026-12-01" table=\w+ newerSnapshot=2026-12-01T14:00:00.000Z$/)]);
+      expect(await runIds(client)).toEqual(["newer"]);
+      expect(await partition(client, "2026-12-01")).toHaveLength(121);
+    });
+
+    it("an older snapshot's writer overtaken half-way by a newer one stops, and the day is the newer one's alone", async () => {
+      const client = table();
+      const writer = interruptedBefore(client, 2, () => writeDailySummary(client, "2026-12-01", newer(), new MemoryLogger()));
+      const logger = new MemoryLogger();
+      // The older writer's first transaction (100 rows) lands before the newer one starts.
+      expect(await writeDailySummary(writer, "2026-12-01", older(), logger)).toMatchObject({ newerSnapshot: "2026-12-01T14:00:00.000Z" });
+      expect(logger.lines[0]).toMatch(/^warn writeDailySummary restarted "2026-12-01" .*attempt=1/);
+      const day = await partition(client, "2026-12-01");
+      expect(await runIds(client)).toEqual(["newer"]);
+      expect(day).toHaveLength(121);
+      expect(day.find((e) => e.rowKey === "all|all")?.Devices).toBe(7);
+    });
+
+    it("a writer whose transaction met another write of the same snapshot starts over and completes the day", async () => {
+      const client = table();
+      await writeDailySummary(client, "2026-12-01", older(), new MemoryLogger());
+      const again = newer().map((r) => ({ ...r, runId: "newer-again" }));
+      // Before its delete transactions: the other writer of the same snapshot already wrote everything.
+      const writer = interruptedBefore(client, 3, () => writeDailySummary(client, "2026-12-01", again, new MemoryLogger()));
+      const logger = new MemoryLogger();
+      expect(await writeDailySummary(writer, "2026-12-01", newer(), logger)).toEqual({ upserted: 121, deleted: 0 });
+      expect(logger.lines.at(-1)).toMatch(/^info writeDailySummary wrote "2026-12-01" .*rows=121 deleted=0 attempts=2 /);
+      expect(await runIds(client)).toEqual(["newer"]);
+      expect(await partition(client, "2026-12-01")).toHaveLength(121);
+    });
   });
 });
 
