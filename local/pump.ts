@@ -1,5 +1,5 @@
 import type { QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { ensureError } from "../shared/errors.js";
+import { ensureError, statusOf } from "../shared/errors.js";
 import type { QueueHostSettings } from "../shared/hostSettings.js";
 import { line, type Logger } from "../shared/log.js";
 
@@ -217,5 +217,5 @@ export async function queuesIdle(pumps: QueuePump[]): Promise<boolean> {
 }
 
 function isMissingQueue(error: unknown): boolean {
-  return (error as { statusCode?: number }).statusCode === 404;
+  return statusOf(error) === 404;
 }

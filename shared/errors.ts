@@ -97,6 +97,11 @@ export class RecordError extends Error {
   }
 }
 
+/** The HTTP status an Azure SDK error carries (`statusCode`), if any. */
+export function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null | undefined)?.statusCode;
+}
+
 /** Anything thrown, as an Error (the host and our logs expect one). */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

@@ -3,6 +3,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import { BlobServiceClient, newPipeline as newBlobPipeline, type ContainerClient, type RequestPolicyFactory } from "@azure/storage-blob";
 import { newPipeline as newQueuePipeline, QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import { QUEUES, type Config, type StorageConnection } from "./config.js";
+import { statusOf } from "./errors.js";
 
 /** Every storage client the pipeline uses, built once from the settings. */
 export interface StorageClients {
@@ -98,19 +99,20 @@ export function createStorageClients(
 export async function ensureStorage(clients: StorageClients): Promise<void> {
   await Promise.all([
     clients.container.createIfNotExists(),
-    createTable(clients.runs),
-    createTable(clients.summary),
+    createTableIfMissing(clients.runs),
+    createTableIfMissing(clients.summary),
     clients.filesQueue.createIfNotExists(),
     clients.summariesQueue.createIfNotExists(),
   ]);
 }
 
-async function createTable(client: TableClient): Promise<void> {
+/** Creates a table unless it exists (409). */
+export async function createTableIfMissing(client: TableClient): Promise<void> {
   try {
     await client.createTable();
   } catch (error) {
     // NOTE: single-entity and table errors carry statusCode, not always code.
-    if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+    if (statusOf(error) !== 409) throw error;
   }
 }
 

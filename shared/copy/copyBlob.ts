@@ -1,5 +1,5 @@
 import { BlobClient, type BlockBlobClient } from "@azure/storage-blob";
-import { ExportFileError } from "../errors.js";
+import { ExportFileError, statusOf } from "../errors.js";
 import { redact, safeUrl } from "../redact.js";
 
 export interface CopyOptions {
@@ -24,10 +24,6 @@ interface SourceProperties {
   contentMD5: string;
   contentType: string;
   etag: string;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number }).statusCode;
 }
 
 /** What the storage service or the network said: `409 CannotVerifyCopySource`, `ECONNRESET …`. */

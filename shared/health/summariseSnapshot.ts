@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { ExportFileError, ensureError } from "../errors.js";
+import { ExportFileError, ensureError, statusOf } from "../errors.js";
 import { line, type Logger } from "../log.js";
 import { aggregateDevices, type SummaryRow } from "./aggregate.js";
 import { DeviceSet, ValueTable } from "./devices.js";
@@ -95,7 +95,7 @@ export async function summariseSnapshot(options: SummariseOptions): Promise<Snap
       source = await file.open();
     } catch (error) {
       // Only a file that is not there fails alone; storage that cannot be reached now fails the summary, to be retried.
-      if ((error as { statusCode?: number }).statusCode !== 404) throw unreachable(file, error);
+      if (statusOf(error) !== 404) throw unreachable(file, error);
       fail(file, `Export file "${file.name}" could not be opened: ${ensureError(error).message}`);
       return;
     }

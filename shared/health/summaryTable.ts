@@ -1,5 +1,6 @@
 import { odata, type TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
-import { ensureError } from "../errors.js";
+import { ensureError, statusOf } from "../errors.js";
+import { createTableIfMissing } from "../storage.js";
 import { line, type Logger } from "../log.js";
 import { ALL, type Measure, MEASURES, type SummaryRow } from "./aggregate.js";
 import { encodeRowKey } from "./rowKey.js";
@@ -156,15 +157,6 @@ async function writeClaimed(
   return stale.length;
 }
 
-async function createTableIfMissing(tableClient: TableClient): Promise<void> {
-  try {
-    await tableClient.createTable();
-  } catch (error) {
-    // NOTE: errors of single calls carry statusCode but may have code undefined.
-    if (statusOf(error) !== 409) throw error;
-  }
-}
-
 /** One transaction; returns the ETag of its first entity. Errors name the day, table and rows, and keep the status. */
 async function submitTransaction(tableClient: TableClient, day: string, actions: TransactionAction[], what: string, first: number, total: number): Promise<string> {
   let response;
@@ -180,8 +172,4 @@ async function submitTransaction(tableClient: TableClient, day: string, actions:
   const etag = response.subResponses[0]?.etag?.trim();
   if (!etag) throw new Error(`DeviceHealthDaily ${what} of day ${day}: the transaction's answer carries no ETag for the "${CLAIM_KEY}" row.`);
   return etag;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number } | undefined)?.statusCode;
 }

@@ -1,4 +1,5 @@
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import { statusOf } from "../errors.js";
 import { redact } from "../redact.js";
 
 /**
@@ -112,9 +113,6 @@ function fromEntity<T>(entity: TableEntityResult<Record<string, unknown>>): Stor
   return { row: row as T, etag: entity.etag };
 }
 
-function status(error: unknown): number | undefined {
-  return (error as { statusCode?: number }).statusCode;
-}
 
 /** Another writer changed the row first (ETag mismatch) or created it first. */
 export class ConcurrencyConflict extends Error {
@@ -128,7 +126,7 @@ export class RunStore {
     try {
       return fromEntity<RunRow>(await this.table.getEntity(RUN_PARTITION, runId, { disableTypeConversion: false }));
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -138,7 +136,7 @@ export class RunStore {
     try {
       await this.table.createEntity(toEntity(RUN_PARTITION, row.RunId, row));
     } catch (error) {
-      if (status(error) !== 409) throw error;
+      if (statusOf(error) !== 409) throw error;
       const existing = await this.getRun(row.RunId);
       if (!existing) throw error;
       return { stored: existing, created: false };
@@ -153,7 +151,7 @@ export class RunStore {
     try {
       await this.table.updateEntity(toEntity(RUN_PARTITION, runId, changes), "Merge", { etag });
     } catch (error) {
-      if (status(error) === 412) throw new ConcurrencyConflict(`run ${runId} changed meanwhile`);
+      if (statusOf(error) === 412) throw new ConcurrencyConflict(`run ${runId} changed meanwhile`);
       throw error;
     }
     const stored = await this.getRun(runId);
@@ -179,7 +177,7 @@ export class RunStore {
     try {
       return fromEntity<TriggerRow>(await this.table.getEntity(TRIGGER_PARTITION, "last")).row;
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -188,7 +186,7 @@ export class RunStore {
     try {
       return fromEntity<FileRow>(await this.table.getEntity(runId, fileKey));
     } catch (error) {
-      if (status(error) === 404) return undefined;
+      if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
@@ -208,7 +206,7 @@ export class RunStore {
       await this.table.createEntity(toEntity(row.RunId, row.FileKey, row));
       return row;
     } catch (error) {
-      if (status(error) !== 409) throw error;
+      if (statusOf(error) !== 409) throw error;
       const existing = await this.getFile(row.RunId, row.FileKey);
       if (!existing) throw error;
       return existing.row;
@@ -224,7 +222,7 @@ export class RunStore {
     try {
       return (await this.table.updateEntity(toEntity(runId, fileKey, changes), "Merge", { etag })).etag ?? "";
     } catch (error) {
-      if (status(error) === 412) throw new ConcurrencyConflict(`file ${runId}/${fileKey} changed meanwhile`);
+      if (statusOf(error) === 412) throw new ConcurrencyConflict(`file ${runId}/${fileKey} changed meanwhile`);
       throw error;
     }
   }
