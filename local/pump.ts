@@ -1,4 +1,5 @@
 import type { QueueClient, QueueServiceClient } from "@azure/storage-queue";
+import { poisonQueueOf } from "../shared/config.js";
 import { ensureError, statusOf } from "../shared/errors.js";
 import type { QueueHostSettings } from "../shared/hostSettings.js";
 import { line, type Logger } from "../shared/log.js";
@@ -52,7 +53,7 @@ export class QueuePump {
 
   constructor(private readonly options: PumpOptions) {
     this.queue = options.service.getQueueClient(options.queueName);
-    this.poison = options.service.getQueueClient(`${options.queueName}-poison`);
+    this.poison = options.service.getQueueClient(poisonQueueOf(options.queueName));
   }
 
   get busy(): boolean {

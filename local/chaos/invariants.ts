@@ -15,7 +15,7 @@ export interface Observed {
   runs: RunRow[];
   files: Map<string, FileRow[]>;
   /** Every blob of the container: its bytes, ETag and metadata. */
-  blobs: Map<string, { body: Buffer; etag: string; contentMD5: string; metadata: Record<string, string> }>;
+  blobs: Map<string, { body: Buffer; etag: string; metadata: Record<string, string> }>;
   /** DeviceHealthDaily by day: `<Dimension>|<Value>` → the entity. */
   days: Map<string, Map<string, Record<string, unknown>>>;
   /** Every entity of both tables, as text (for the secrets check). */
@@ -43,8 +43,7 @@ export async function observe(container: ContainerClient, runsTable: TableClient
   const blobs: Observed["blobs"] = new Map();
   for await (const blob of container.listBlobsFlat({ includeMetadata: true })) {
     const body = await container.getBlobClient(blob.name).downloadToBuffer();
-    const md5 = blob.properties.contentMD5;
-    blobs.set(blob.name, { body, etag: blob.properties.etag ?? "", contentMD5: md5 ? Buffer.from(md5).toString("base64") : "", metadata: blob.metadata ?? {} });
+    blobs.set(blob.name, { body, etag: blob.properties.etag ?? "", metadata: blob.metadata ?? {} });
   }
   return { runs: runs.sort((a, b) => a.RunId.localeCompare(b.RunId)), files, blobs, days, tableText: texts.join("\n") };
 }

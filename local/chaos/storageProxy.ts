@@ -10,18 +10,12 @@ import type { AddressInfo } from "node:net";
 export class StorageProxy {
   private server: Server | undefined;
   private readonly clients = new Set<Socket>();
-  /** Connections cut by an outage. */
-  cut = 0;
   private port = 0;
 
   constructor(private readonly host: string, private readonly targetPort: number) {}
 
   get address(): string {
     return `${this.host}:${this.port}`;
-  }
-
-  get up(): boolean {
-    return this.server !== undefined;
   }
 
   /** Listens (on a free port the first time, then on the same one again). */
@@ -45,10 +39,7 @@ export class StorageProxy {
     if (!server) return;
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const client of this.clients) {
-      this.cut++;
-      client.destroy();
-    }
+    for (const client of this.clients) client.destroy();
     this.clients.clear();
     await closed;
   }
