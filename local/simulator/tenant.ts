@@ -7,7 +7,7 @@ import { line, silentLogger, type Logger } from "../../shared/log.js";
 import type { AzuriteAccount } from "../azurite.js";
 import type { SimulatedDataset } from "./dataset.js";
 import { CALL_FAULTS, defaultFaults, seededRandom, takeCallFault, type FaultEndpoint, type TenantFaults } from "./faults.js";
-import { DEVICE_AV_INFO_LIMIT, RateLimiter, type RateLimit } from "../../shared/defender/rateLimit.js";
+import { RateLimiter, type RateLimit } from "../../shared/defender/rateLimit.js";
 import { answerTokenRequest, oauthError, TokenStore, type TokenEndpointContext } from "./tenantAuth.js";
 import { ExportStorage, type ServedExportFile, type Snapshot } from "./tenantBlobs.js";
 import { FilterError, parseFilter, type RecordPredicate } from "./tenantFilter.js";
@@ -154,9 +154,11 @@ export async function startTenant(options: TenantOptions): Promise<SimulatedTena
   const clientSecret = options.clientSecret ?? randomBytes(30).toString("base64url");
   const storage = new ExportStorage(options.exporter, options.exportUrlBase);
   const tokens = new TokenStore(now);
+  // The API's published limits, written here rather than taken from the app's constants, so that a
+  // client that counts wrongly meets a tenant that does not agree with it.
   const limiters = {
     export: new RateLimiter(options.rateLimit ?? { perMinute: 5, perHour: 20 }, now),
-    deviceavinfo: new RateLimiter(options.deviceAvInfoRateLimit ?? DEVICE_AV_INFO_LIMIT, now),
+    deviceavinfo: new RateLimiter(options.deviceAvInfoRateLimit ?? { perMinute: 30, perHour: 1000 }, now),
   };
   const faults = defaultFaults(options.seed ?? 1);
   let random = seededRandom(faults.seed);
