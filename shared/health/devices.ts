@@ -14,8 +14,8 @@ export class ValueTable {
     let id = this.ids.get(value);
     if (id === undefined) {
       id = this.values.length;
-      // NOTE: a copy, because `value` may be a slice of a whole block of decoded lines, which it
-      // would otherwise keep alive.
+      // NOTE: a copy, because V8 may hold `value` as a slice of the whole decoded line it was parsed
+      // from, and a slice keeps its parent string alive.
       const own = JSON.parse(JSON.stringify(value)) as string;
       this.values.push(own);
       this.ids.set(own, id);
@@ -444,9 +444,11 @@ export class DeviceSet {
     for (let slot = 0; slot < this.count; slot++) visit(this.read(slot, summary));
   }
 
-  /** Bytes of typed arrays held (excluding the map of non-hex ids and the value table). */
+  /** Bytes of the buffers behind the typed arrays held (excluding the map of non-hex ids and the value table). */
   get packedBytes(): number {
-    return this.intPages.length * PAGE * (INTS * 2 + TIMES * 8 + ID_WORDS * 4) + this.table.byteLength;
+    let bytes = this.table.buffer.byteLength;
+    for (const pages of [this.intPages, this.timePages, this.wordPages]) for (const page of pages) bytes += page.buffer.byteLength;
+    return bytes;
   }
 
   /** The table index that holds these words (their hashWords `hash`), or the free index where they would go. */
