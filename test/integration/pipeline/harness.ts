@@ -1,5 +1,6 @@
 import "../../../local/quietFunctions.js";
 import { randomBytes } from "node:crypto";
+import type { TableEntityResult } from "@azure/data-tables";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { inject } from "vitest";
 import { LocalPipeline, simulatorSettings, startLocalTenant, type LocalPipelineOptions } from "../../../local/localPipeline.js";
@@ -70,4 +71,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** Every line the run logged, for checks that no secret leaked. */
 export function allText(h: Harness): string {
   return h.logger.lines.join("\n");
+}
+
+/** The day's rows without the columns that differ by nature (etag, write time). */
+export async function dayRows(h: Harness, day: string): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for await (const entity of h.pipeline.deps.storage.summary.listEntities<TableEntityResult<Record<string, unknown>>>({ queryOptions: { filter: `PartitionKey eq '${day}'` } })) {
+    const { etag: _etag, timestamp: _timestamp, ...rest } = entity as Record<string, unknown>;
+    rows.push(rest);
+  }
+  return rows.sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
 }

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { TableEntityResult } from "@azure/data-tables";
 import { PAGING_STALE_MS } from "../../../shared/pipeline/jsonRun.js";
 import { manifestPath } from "../../../shared/runs/layout.js";
-import { startHarness, type Harness } from "./harness.js";
+import { dayRows, startHarness, type Harness } from "./harness.js";
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -13,16 +12,6 @@ async function start(options: Parameters<typeof startHarness>[0]): Promise<Harne
   const h = await startHarness(options);
   harnesses.push(h);
   return h;
-}
-
-/** The day's rows without the columns that differ by nature (etag, write time). */
-async function dayRows(h: Harness, day: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  for await (const entity of h.pipeline.deps.storage.summary.listEntities<TableEntityResult<Record<string, unknown>>>({ queryOptions: { filter: `PartitionKey eq '${day}'` } })) {
-    const { etag: _etag, timestamp: _timestamp, ...rest } = entity as Record<string, unknown>;
-    rows.push(rest);
-  }
-  return rows.sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
 }
 
 describe("the JSON method (deviceavinfo pages)", () => {
@@ -179,11 +168,7 @@ describe("the JSON method (deviceavinfo pages)", () => {
     const now = () => new Date(clock);
     const h = await start({ devices: 200, env: { EXPORT_METHOD: "json" }, now });
     expect((await h.pipeline.runOnce()).run).toMatchObject({ state: "succeeded", devices: 200 });
-    const rows = async () => {
-      const seen: unknown[][] = [];
-      for await (const r of h.pipeline.deps.storage.summary.listEntities<Record<string, unknown>>()) seen.push([r.rowKey, r.Devices, r.RunId]);
-      return seen;
-    };
+    const rows = async () => (await dayRows(h, "2026-12-02")).map((r) => [r.rowKey, r.Devices, r.RunId]);
     const before = await rows();
     expect(before.length).toBeGreaterThan(10);
     // An hour on, the same storage, and a filter that matches nothing.

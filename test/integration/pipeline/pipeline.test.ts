@@ -3,7 +3,7 @@ import { destinationOf, manifestPath } from "../../../shared/runs/layout.js";
 import { encodeMessage } from "../../../shared/storage.js";
 import type { FileMessage } from "../../../shared/pipeline/deps.js";
 import { generateDataset } from "../../../local/simulator/generator.js";
-import { allText, startHarness, type Harness } from "./harness.js";
+import { allText, dayRows, startHarness, type Harness } from "./harness.js";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -174,11 +174,7 @@ describe("the pipeline on the simulated tenant", () => {
   it("leaves a day's rows to its newer snapshot when an older one of the same day finishes later", async () => {
     const h = await start({ dataset: { generatedTime: "2026-12-01T08:00:00Z" } });
     const newer = await h.pipeline.runOnce();
-    const rowsOf = async () => {
-      const rows: Record<string, unknown>[] = [];
-      for await (const e of h.pipeline.deps.storage.summary.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq '2026-12-01'" } })) rows.push(e);
-      return rows;
-    };
+    const rowsOf = () => dayRows(h, "2026-12-01");
     const before = await rowsOf();
     expect(new Set(before.map((r) => r.RunId))).toEqual(new Set([newer.start.runId]));
     await h.tenant.setDataset(generateDataset({ seed: 8, devices: 300, recordsPerFile: 100, generatedTime: "2026-12-01T02:00:00Z" }));
