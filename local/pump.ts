@@ -18,8 +18,6 @@ export interface PumpOptions {
   logger: Logger;
   /** How long a received message stays invisible while its handler runs (the runtime renews it; we use a long lease). */
   leaseMs?: number;
-  /** Overrides host.json's visibilityTimeout (the delay before a failed message is retried), e.g. 0 in tests. */
-  retryDelayMs?: number;
   /** The chaos run's delivery faults; none by default. */
   deliveryFaults?: DeliveryFaults;
 }
@@ -125,7 +123,7 @@ export class QueuePump {
           logger.error(line(queue.name, "poisoned", id, { dequeueCount, error: message }));
         }
       } else {
-        const delay = this.options.retryDelayMs ?? settings.visibilityTimeoutMs;
+        const delay = settings.visibilityTimeoutMs;
         await this.settle("retry", id, () => queue.updateMessage(id, popReceipt, undefined, Math.ceil(delay / 1000)));
         logger.warn(line(queue.name, "failed", id, { dequeueCount, retryInMs: delay, error: message }));
       }
