@@ -73,12 +73,13 @@ export function allText(h: Harness): string {
   return h.logger.lines.join("\n");
 }
 
-/** The day's rows without the columns that differ by nature (etag, write time). */
-export async function dayRows(h: Harness, day: string): Promise<Record<string, unknown>[]> {
+/** The day's summary rows (every day's when no day is given), without the columns that differ by nature (etag, write time). */
+export async function dayRows(h: Harness, day?: string): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  for await (const entity of h.pipeline.deps.storage.summary.listEntities<TableEntityResult<Record<string, unknown>>>({ queryOptions: { filter: `PartitionKey eq '${day}'` } })) {
+  const queryOptions = day === undefined ? {} : { filter: `PartitionKey eq '${day}'` };
+  for await (const entity of h.pipeline.deps.storage.summary.listEntities<TableEntityResult<Record<string, unknown>>>({ queryOptions })) {
     const { etag: _etag, timestamp: _timestamp, ...rest } = entity as Record<string, unknown>;
     rows.push(rest);
   }
-  return rows.sort((a, b) => String(a.rowKey).localeCompare(String(b.rowKey)));
+  return rows.sort((a, b) => `${String(a.partitionKey)}|${String(a.rowKey)}`.localeCompare(`${String(b.partitionKey)}|${String(b.rowKey)}`));
 }
