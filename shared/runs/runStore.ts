@@ -113,7 +113,6 @@ function fromEntity<T>(entity: TableEntityResult<Record<string, unknown>>): Stor
   return { row: row as T, etag: entity.etag };
 }
 
-
 /** Another writer changed the row first (ETag mismatch) or created it first. */
 export class ConcurrencyConflict extends Error {
   override name = "ConcurrencyConflict";
